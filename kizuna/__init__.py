@@ -1,0 +1,1 @@
+"""The `kizuna` command: run the embedded stack, replay datasets, manage the install."""

@@ -1,0 +1,79 @@
+"""From a Segment message to the event record on the events topic. Pure: no I/O.
+
+Timestamp rules (docs/ingest.md says the same for users):
+- A timestamp without a timezone is taken as UTC.
+- `originalTimestamp` is what the client said: its `originalTimestamp`, else its `timestamp`.
+- With `sentAt` (on the message or the batch), the clock skew is corrected:
+  timestamp = receivedAt − (sentAt − originalTimestamp). Without it, timestamp = originalTimestamp.
+  Without either, timestamp = receivedAt.
+- A corrected timestamp more than `max_future` past receivedAt is replaced by receivedAt
+  (the client's clock is wrong; the original stays in `original_timestamp`). Old timestamps
+  are kept as they are: backfills are legitimate.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from services.ingest.schemas import Envelope, Message
+from shared.events import Event
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    tenant_id: str
+    product_id: str
+    timezone: str
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def corrected_timestamp(
+    received_at: datetime,
+    original: datetime | None,
+    sent_at: datetime | None,
+    max_future: timedelta,
+) -> datetime:
+    if original is None:
+        return received_at
+    corrected = original if sent_at is None else received_at - (sent_at - original)
+    if corrected > received_at + max_future:
+        return received_at
+    return corrected
+
+
+def to_event(
+    message: Message,
+    envelope: Envelope,
+    product: ProductRef,
+    received_at: datetime,
+    max_future: timedelta,
+) -> Event:
+    original = as_utc(message.original_timestamp or message.timestamp)
+    sent_at = as_utc(message.sent_at or envelope.sent_at)
+    context = {**(envelope.context or {}), **(message.context or {})}
+    return Event(
+        tenant_id=product.tenant_id,
+        product_id=product.product_id,
+        message_id=message.message_id or str(uuid.uuid4()),
+        type=message.type,
+        event=message.event,
+        name=message.name,
+        user_id=message.user_id,
+        anonymous_id=message.anonymous_id,
+        group_id=message.account_hint(),
+        previous_id=message.previous_id,
+        timestamp=corrected_timestamp(received_at, original, sent_at, max_future),
+        original_timestamp=original,
+        sent_at=sent_at,
+        received_at=received_at,
+        properties=message.properties or {},
+        traits=message.traits or {},
+        context=context,
+    )

@@ -1,0 +1,83 @@
+"""Producing accepted events to Kafka, and answering 503 rather than hanging when it is down.
+
+The producer is started in the background and restarted until the broker answers, so ingest
+comes up (and reports unready) even while the broker is away.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shared.errors import Unavailable
+from shared.events import Event
+from shared.kafka import make_producer
+from shared.settings import KizunaSettings
+from shared.topics import EVENTS
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(self, settings: KizunaSettings, retry_after_s: int) -> None:
+        self._settings = settings
+        self._topic = EVENTS.name(settings.kafka_namespace)
+        self._timeout = settings.dependency_timeout_s
+        self._retry_after = str(retry_after_s)
+        self._producer: AIOKafkaProducer | None = None
+        self._starter: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._producer is not None
+
+    def start(self) -> None:
+        self._starter = asyncio.create_task(self._start_until_connected())
+
+    async def _start_until_connected(self) -> None:
+        while True:
+            producer = make_producer(self._settings, client_id="kizuna-ingest")
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                log.warning("producer_start_failed", extra={"error": type(exc).__name__})
+                await producer.stop()
+                await asyncio.sleep(1.0)
+                continue
+            self._producer = producer
+            log.info("producer_started", extra={"topic": self._topic})
+            return
+
+    async def stop(self) -> None:
+        if self._starter is not None:
+            self._starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._starter
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def publish(self, events: list[Event]) -> None:
+        """Return once the broker acknowledged every event; raise Unavailable after the timeout.
+
+        On Unavailable some events may still reach the broker later; clients retry with the
+        same messageIds and the warehouse counts each once.
+        """
+        if self._producer is None:
+            raise self._unavailable("the event broker is not connected")
+        try:
+            await asyncio.wait_for(self._send_all(self._producer, events), self._timeout)
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("publish_failed", extra={"error": type(exc).__name__, "n": len(events)})
+            raise self._unavailable("the event broker did not acknowledge in time") from exc
+
+    async def _send_all(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
+        acks = [
+            await producer.send(self._topic, value=e.model_dump_json().encode(), key=e.kafka_key())
+            for e in events
+        ]
+        await asyncio.gather(*acks)
+
+    def _unavailable(self, detail: str) -> Unavailable:
+        return Unavailable(detail, code="broker_unavailable", headers={"Retry-After": self._retry_after})

@@ -1,0 +1,124 @@
+"""Segment-compatible tracking endpoints.
+
+A request is read, its write key resolved, every message validated, and the valid ones produced
+to Kafka. The answer is 200 only after the broker acknowledged all of them. When some messages
+of a batch are invalid, the valid ones are still accepted (acknowledged by the broker first)
+and the 400 names each invalid one with its index; resending the whole batch is safe because
+the warehouse counts each messageId once.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from services.ingest.body import read_json, write_key_of
+from services.ingest.errors import InvalidBody, InvalidEvents
+from services.ingest.keys import WriteKeyCache
+from services.ingest.normalize import ProductRef, to_event
+from services.ingest.publisher import Publisher
+from services.ingest.schemas import Envelope, Message, Success
+from services.ingest.settings import IngestSettings
+from shared.errors import PayloadTooLarge
+from shared.events import CallType, Event
+
+router = APIRouter()
+
+SINGLE_CALLS: tuple[CallType, ...] = ("track", "identify", "group", "page", "screen", "alias")
+
+
+@router.post("/v1/batch", response_model=Success)
+async def batch(request: Request) -> Success:
+    body = await read_json(request, _settings(request).max_request_bytes)
+    items = body.get("batch")
+    if not isinstance(items, list) or not items:
+        raise InvalidBody("`batch` must be a non-empty list of messages", attr="batch")
+    await _accept(request, body, items, attr_prefix="batch.")
+    return Success()
+
+
+def _single_call_route(call: CallType) -> None:
+    async def endpoint(request: Request) -> Success:
+        body = await read_json(request, _settings(request).max_request_bytes)
+        await _accept(request, body, [{**body, "type": call}], attr_prefix="")
+        return Success()
+
+    endpoint.__name__ = call
+    router.add_api_route(f"/v1/{call}", endpoint, methods=["POST"], response_model=Success)
+
+
+for _call in SINGLE_CALLS:
+    _single_call_route(_call)
+
+
+async def _accept(
+    request: Request, body: dict[str, Any], items: list[Any], attr_prefix: str
+) -> None:
+    settings = _settings(request)
+    keys: WriteKeyCache = request.app.state.write_keys
+    publisher: Publisher = request.app.state.publisher
+
+    product = await keys.resolve(write_key_of(request, body))
+    envelope = Envelope.model_validate(body) if "batch" in body else Envelope()
+    events, errors = _validate(items, envelope, product, settings, attr_prefix)
+
+    if events:
+        await publisher.publish(events)
+    if errors:
+        raise _invalid(errors, accepted=len(events), attr_prefix=attr_prefix)
+
+
+def _validate(
+    items: list[Any],
+    envelope: Envelope,
+    product: ProductRef,
+    settings: IngestSettings,
+    attr_prefix: str,
+) -> tuple[list[Event], list[dict[str, Any]]]:
+    received_at = datetime.now(UTC)
+    max_future = timedelta(seconds=settings.max_future_skew_s)
+    events: list[Event] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        where = f"{attr_prefix}{index}" if attr_prefix else None
+        try:
+            message = _message(item, settings.max_event_bytes)
+        except PayloadTooLarge as exc:
+            if not attr_prefix:
+                raise
+            errors.append({"index": index, "code": exc.code, "detail": exc.detail, "attr": where})
+            continue
+        except ValidationError as exc:
+            errors.append(_first_error(exc, index, where))
+            continue
+        events.append(to_event(message, envelope, product, received_at, max_future))
+    return events, errors
+
+
+def _message(item: Any, max_bytes: int) -> Message:
+    if isinstance(item, dict) and len(orjson.dumps(item)) > max_bytes:
+        raise PayloadTooLarge(f"an event may be at most {max_bytes} bytes")
+    return Message.model_validate(item)
+
+
+def _first_error(exc: ValidationError, index: int, where: str | None) -> dict[str, Any]:
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"])
+    attr = ".".join(part for part in (where, field) if part) or None
+    detail = first["msg"].removeprefix("Value error, ")
+    return {"index": index, "code": "invalid_event", "detail": detail, "attr": attr}
+
+
+def _invalid(errors: list[dict[str, Any]], accepted: int, attr_prefix: str) -> InvalidEvents:
+    if not attr_prefix:
+        only = errors[0]
+        return InvalidEvents(only["detail"], code="invalid_event", attr=only["attr"])
+    detail = f"{len(errors)} invalid event(s); {accepted} valid event(s) were accepted"
+    return InvalidEvents(detail, extra={"accepted": accepted, "errors": errors})
+
+
+def _settings(request: Request) -> IngestSettings:
+    settings: IngestSettings = request.app.state.settings
+    return settings

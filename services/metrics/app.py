@@ -1,0 +1,76 @@
+"""The metrics service: the events consumer (Kafka → ClickHouse) and the metrics API, in one
+process because an embedded chDB path belongs to one process."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.metrics.auth import ProductDirectory
+from services.metrics.consumer import EventsConsumer
+from services.metrics.routes import router
+from services.metrics.settings import MetricsSettings
+from services.metrics.warehouse import Warehouse
+from shared import logs
+from shared.errors import Unavailable, install_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: MetricsSettings | None = None) -> FastAPI:
+    settings = settings or MetricsSettings()
+    logs.configure(settings.log_level, service="metrics")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warehouse = Warehouse(settings.clickhouse_dsn())
+        await warehouse.open()
+        timeout = httpx.Timeout(settings.dependency_timeout_s)
+        async with httpx.AsyncClient(base_url=settings.content_url, timeout=timeout) as client:
+            app.state.warehouse = warehouse
+            app.state.products = ProductDirectory(client, settings.auth_cache_ttl_s)
+            app.state.consumer = EventsConsumer(settings, warehouse) if settings.consume else None
+            task = _start_consumer(app.state.consumer)
+            yield
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await warehouse.close()
+
+    app = FastAPI(title="Kizuna metrics", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str | int]:
+        try:
+            await app.state.warehouse.rows("SELECT 1")
+        except Exception as exc:  # any driver failure means: not healthy
+            raise Unavailable("the warehouse does not answer") from exc
+        consumer = app.state.consumer
+        return {"status": "ok", "rows_written": consumer.written if consumer else 0}
+
+    return app
+
+
+def _start_consumer(consumer: EventsConsumer | None) -> "asyncio.Task[None] | None":
+    if consumer is None:
+        return None
+    task = asyncio.create_task(consumer.run(), name="events-consumer")
+    task.add_done_callback(_stop_process_if_failed)
+    return task
+
+
+def _stop_process_if_failed(task: "asyncio.Task[None]") -> None:
+    """A consumer that died is a crash: stop the process so its supervisor restarts it."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("consumer_crashed", exc_info=task.exception())
+    os.kill(os.getpid(), signal.SIGTERM)

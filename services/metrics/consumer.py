@@ -1,0 +1,172 @@
+"""The events consumer: Kafka → ClickHouse, in four stages.
+
+1. decode: bytes → `Event` (pydantic). A record that fails is dead-lettered, not dropped.
+2. transform: `Event` → a warehouse row (pure).
+3. batch: rows gather until the batch holds `batch_max_rows` or is `batch_max_age_s` old.
+4. write: attribute rows to accounts, insert, dead-letter the bad records, and only then
+   commit the offsets. A crash anywhere before the commit replays the batch, which the
+   warehouse counts once (see schema.EVENTS).
+
+Anything unexpected propagates and stops the consumer; the service then exits and the
+supervisor restarts it.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
+from pydantic import ValidationError
+
+from services.metrics.attribution import Attribution
+from services.metrics.schema import EVENT_COLUMNS
+from services.metrics.settings import MetricsSettings
+from services.metrics.warehouse import Warehouse
+from shared.events import Event, utc_iso
+from shared.kafka import make_consumer, make_producer
+from shared.topics import EVENTS, EVENTS_DLQ
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+
+@dataclass
+class DeadLetter:
+    key: bytes | None
+    value: bytes | None
+    error: str
+
+
+@dataclass
+class Batch:
+    opened_at: float = field(default_factory=time.monotonic)
+    rows: list[Row] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def add(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            self.rows.append(to_row(decode(record.value)))
+        except (ValidationError, ValueError) as exc:
+            self.dead.append(DeadLetter(record.key, record.value, _reason(exc)))
+        self.next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.dead)
+
+    def age(self) -> float:
+        return time.monotonic() - self.opened_at
+
+
+def decode(value: bytes | None) -> Event:
+    if value is None:
+        raise ValueError("empty record")
+    return Event.model_validate_json(value)
+
+
+def to_row(event: Event) -> Row:
+    return {
+        "product_id": event.product_id,
+        "message_id": event.message_id,
+        "tenant_id": event.tenant_id,
+        "type": event.type,
+        "event": event.event or "",
+        "name": event.name or "",
+        "user_id": event.actor,
+        "anonymous_id": event.anonymous_id or "",
+        "group_id": event.group_id or "",
+        "account_id": event.group_id or "",
+        "previous_id": event.previous_id or "",
+        "timestamp": utc_iso(event.timestamp),
+        "original_timestamp": _iso_or_none(event.original_timestamp),
+        "sent_at": _iso_or_none(event.sent_at),
+        "received_at": utc_iso(event.received_at),
+        "properties": orjson.dumps(event.properties).decode(),
+        "traits": orjson.dumps(event.traits).decode(),
+        "context": orjson.dumps(event.context).decode(),
+    }
+
+
+def _iso_or_none(moment: Any) -> str | None:
+    return None if moment is None else utc_iso(moment)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(exc)
+
+
+class EventsConsumer:
+    def __init__(self, settings: MetricsSettings, warehouse: Warehouse) -> None:
+        self._settings = settings
+        self._warehouse = warehouse
+        self._attribution = Attribution(warehouse)
+        self._dlq_topic = EVENTS_DLQ.name(settings.kafka_namespace)
+        self._consumer: AIOKafkaConsumer = make_consumer(settings, EVENTS, group="metrics")
+        self._producer: AIOKafkaProducer = make_producer(settings, client_id="kizuna-metrics")
+        self.written = 0  # rows inserted since start, for /healthz and tests
+
+    async def run(self) -> None:
+        """Consume until cancelled; raises on any failure it cannot handle."""
+        await self._producer.start()
+        await self._consumer.start()
+        log.info("consumer_started", extra={"group": "metrics", "topic": EVENTS.suffix})
+        try:
+            await self._loop()
+        finally:
+            await self._consumer.stop()
+            await self._producer.stop()
+            log.info("consumer_stopped")
+
+    async def _loop(self) -> None:
+        max_rows, max_age = self._settings.batch_max_rows, self._settings.batch_max_age_s
+        batch = Batch()
+        while True:
+            wait = max(0.0, max_age - batch.age()) if len(batch) else max_age
+            fetched = await self._consumer.getmany(
+                timeout_ms=int(wait * 1000), max_records=max_rows - len(batch)
+            )
+            for records in fetched.values():
+                for record in records:
+                    batch.add(record)
+            if len(batch) >= max_rows or (len(batch) and batch.age() >= max_age):
+                await self._flush(batch)
+                batch = Batch()
+
+    async def _flush(self, batch: Batch) -> None:
+        started = time.monotonic()
+        if batch.rows:
+            await self._attribution.assign(batch.rows)
+            block = b"\n".join(orjson.dumps(row) for row in batch.rows)
+            await self._warehouse.insert_json_rows("events", EVENT_COLUMNS, block)
+        if batch.dead:
+            await self._dead_letter(batch.dead)
+        try:
+            await self._consumer.commit(batch.next_offsets)
+        except CommitFailedError:
+            # The partitions moved to another consumer during a rebalance; it re-reads this
+            # batch and the warehouse counts each message once.
+            log.warning("commit_skipped_after_rebalance", extra={"rows": len(batch.rows)})
+        self.written += len(batch.rows)
+        log.debug(
+            "batch_written",
+            extra={"rows": len(batch.rows), "dead": len(batch.dead), "s": f"{time.monotonic() - started:.3f}"},
+        )
+
+    async def _dead_letter(self, dead: list[DeadLetter]) -> None:
+        acks = [
+            await self._producer.send(
+                self._dlq_topic, value=d.value, key=d.key, headers=[("error", d.error.encode())]
+            )
+            for d in dead
+        ]
+        for ack in acks:
+            await ack
+        log.warning("events_dead_lettered", extra={"n": len(dead), "first_error": dead[0].error})

@@ -1,0 +1,64 @@
+"""ClickHouse access for the metrics service, embedded (chDB) or a server over HTTP.
+
+clickhouse-connect's client is synchronous and a chDB path belongs to one process, so every call
+runs on one dedicated worker thread, keeping the event loop free; calls are served in order.
+"""
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from services.metrics import schema
+
+log = logging.getLogger(__name__)
+
+
+class Warehouse:
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self._client: Client | None = None
+
+    async def open(self) -> None:
+        """Connect and apply the schema; raises the driver's error when ClickHouse is not there."""
+        self._client = await self._run(clickhouse_connect.get_client, dsn=self._dsn)
+        for statement in schema.STATEMENTS:
+            await self.command(statement)
+        log.info("warehouse_opened", extra={"backend": self._dsn.split(":", 1)[0]})
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._run(self._client.close)
+        self._executor.shutdown(wait=True)
+
+    async def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        return await self._run(self._require().command, sql, parameters=parameters)
+
+    async def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        result = await self._run(self._require().query, sql, parameters=parameters)
+        return list(result.result_rows)
+
+    async def insert_json_rows(self, table: str, columns: Sequence[str], block: bytes) -> None:
+        """Insert newline-separated JSON objects; returns once ClickHouse has written them."""
+        await self._run(
+            self._require().raw_insert,
+            table,
+            list(columns),
+            insert_block=block,
+            fmt="JSONEachRow",
+            settings={"date_time_input_format": "best_effort"},
+        )
+
+    def _require(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("Warehouse.open() was not awaited")
+        return self._client
+
+    async def _run(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: func(*args, **kwargs))

@@ -1,0 +1,5 @@
+from shared.settings import KizunaSettings
+
+
+class RulesSettings(KizunaSettings):
+    pass

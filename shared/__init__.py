@@ -1,0 +1,1 @@
+"""Code every Kizuna service uses: settings, event schemas, Kafka helpers, topics, errors, logs."""

@@ -1,0 +1,42 @@
+"""Every Kafka topic Kizuna uses, declared once: who writes it, who reads it, what the key is."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topic:
+    suffix: str
+    partitions: int
+    producer: str
+    consumers: tuple[str, ...]
+    key: str
+    doc: str
+
+    def name(self, namespace: str) -> str:
+        return f"{namespace}.{self.suffix}"
+
+
+# Accepted tracking calls, one record per event, JSON of `shared.events.Event`.
+# Keyed by product and user so that one user's events stay in order on one partition:
+# the metrics consumer relies on that order to attribute events to the user's last group.
+EVENTS = Topic(
+    suffix="events",
+    partitions=4,
+    producer="ingest",
+    consumers=("metrics",),
+    key="<product_id>:<user id or anonymous id>",
+    doc="tracked events accepted by ingest (Kafka acknowledged before the HTTP 200)",
+)
+
+# Records the metrics consumer could not decode or validate, kept byte for byte with an
+# `error` header, so that nothing accepted is silently dropped.
+EVENTS_DLQ = Topic(
+    suffix="events.dlq",
+    partitions=1,
+    producer="metrics",
+    consumers=(),
+    key="the key of the rejected record",
+    doc="events that failed validation in the metrics consumer",
+)
+
+ALL: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ)
