@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -88,9 +88,16 @@ class ServiceProcess:
 
 
 class Stack:
-    def __init__(self, settings: StackSettings, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: StackSettings,
+        log_dir: Path | None = None,
+        service_env: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self._log_dir = log_dir
+        # Extra environment for the services, e.g. KIZUNA_WRITE_KEY_TTL_S in tests.
+        self._service_env = service_env or {}
         self.broker: TansuBroker | None = None
         self.services: dict[str, ServiceProcess] = {}
         self.demo: DemoKeys | None = None
@@ -168,7 +175,10 @@ class Stack:
                 service.restarts = 0
             delay = min(30.0, 2.0**service.restarts)
             service.next_start = now + delay
-            log.error("service_exited", extra={"service": service.name, "code": code, "restart_in_s": delay})
+            log.error(
+                "service_exited",
+                extra={"service": service.name, "code": code, "restart_in_s": delay},
+            )
         if now >= service.next_start:
             service.restarts += 1
             service.next_start = 0.0
@@ -184,7 +194,7 @@ class Stack:
         settings = KizunaSettings(**self._shared_settings())
         asyncio.run(_wait_and_create_topics(settings))
 
-    def _shared_settings(self) -> dict[str, object]:
+    def _shared_settings(self) -> dict[str, Any]:
         return {
             "var_dir": self.settings.var_dir,
             "kafka_bootstrap": self.bootstrap,
@@ -197,9 +207,11 @@ class Stack:
         }
 
     def _service(self, name: str) -> ServiceProcess:
-        env = {**os.environ}
+        env = {**os.environ, **self._service_env}
         for key, value in self._shared_settings().items():
-            env[f"KIZUNA_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+            env[f"KIZUNA_{key.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
         command = [sys.executable, "-m", "uvicorn", f"services.{name}.app:create_app", "--factory"]
         command += ["--host", self.settings.host, "--port", str(self.settings.port(name))]
         command += ["--no-access-log", "--timeout-graceful-shutdown", "5"]
@@ -244,7 +256,9 @@ def run(args: argparse.Namespace) -> int:
 def _print_banner(stack: Stack, demo: DemoKeys) -> None:
     settings = stack.settings
     lines = ["", "Kizuna is running. Ctrl-C stops it.", ""]
-    lines += [f"  {name:<8} {settings.url(name)}" for name in ("ingest", "metrics", "rules", "content")]
+    lines += [
+        f"  {name:<8} {settings.url(name)}" for name in ("ingest", "metrics", "rules", "content")
+    ]
     lines += [
         f"  {'kafka':<8} {stack.bootstrap}{' (embedded Tansu)' if stack.broker else ''}",
         f"  {'sql':<8} {settings.sql_url()}",
@@ -255,7 +269,7 @@ def _print_banner(stack: Stack, demo: DemoKeys) -> None:
         f"  api key    {demo.api_key}",
         "",
         f"  try: curl -u {demo.write_key}: {settings.url('ingest')}/v1/track "
-        "-d '{\"userId\":\"u1\",\"event\":\"signed_in\"}'",
+        '-d \'{"userId":"u1","event":"signed_in"}\'',
         "",
     ]
     print("\n".join(lines), flush=True)

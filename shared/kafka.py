@@ -5,6 +5,7 @@ Tansu, the embedded broker, rejects InitProducerId, so the embedded stack turns 
 """
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -58,10 +59,9 @@ async def create_topics(settings: KizunaSettings, topics: tuple[Topic, ...] = AL
             for t in wanted
         ]
         if new:
-            try:
+            # Another process may have created them since we looked.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
         names = [t.name for t in new]
         if names:
             log.info("topics_created", extra={"topics": ",".join(names)})

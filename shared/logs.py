@@ -15,9 +15,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = " ".join(
-            f"{key}={_render(value)}"
-            for key, value in vars(record).items()
-            if key not in _STANDARD
+            f"{key}={_render(value)}" for key, value in vars(record).items() if key not in _STANDARD
         )
         line = f"{self.formatTime(record)} {record.levelname} {record.name} {record.getMessage()}"
         if fields:

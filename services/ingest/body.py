@@ -16,6 +16,7 @@ from starlette.requests import Request
 from services.ingest.errors import InvalidBody, MissingWriteKey, UnsupportedMediaType
 from shared.errors import PayloadTooLarge
 
+
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     """Return the decoded JSON object; raise PayloadTooLarge, InvalidBody or
     UnsupportedMediaType (an encoding other than gzip)."""

@@ -9,6 +9,7 @@ an unchecked one gets 503.
 import logging
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 
@@ -65,7 +66,8 @@ class WriteKeyCache:
         return entry.product
 
     async def _lookup(self, write_key: str) -> ProductRef | None:
-        response = await self._client.get(f"/internal/v1/write-keys/{write_key}")
+        # Quoted whole: a key is client input and must not walk to another route.
+        response = await self._client.get(f"/internal/v1/write-keys/{quote(write_key, safe='')}")
         if response.status_code == 404:
             return None
         response.raise_for_status()

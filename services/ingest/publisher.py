@@ -80,4 +80,6 @@ class Publisher:
         await asyncio.gather(*acks)
 
     def _unavailable(self, detail: str) -> Unavailable:
-        return Unavailable(detail, code="broker_unavailable", headers={"Retry-After": self._retry_after})
+        return Unavailable(
+            detail, code="broker_unavailable", headers={"Retry-After": self._retry_after}
+        )

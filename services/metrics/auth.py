@@ -7,6 +7,7 @@ for `ttl` seconds under a hash of the key, so a revoked key stops working within
 import hashlib
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 
@@ -43,7 +44,8 @@ class ProductDirectory:
     async def _fetch(self, api_key: str, slug: str) -> Product:
         try:
             response = await self._client.get(
-                f"/v1/products/{slug}", headers={"Authorization": f"Bearer {api_key}"}
+                f"/v1/products/{quote(slug, safe='')}",
+                headers={"Authorization": f"Bearer {api_key}"},
             )
         except httpx.HTTPError as exc:
             raise Unavailable("cannot check the API key right now") from exc

@@ -157,7 +157,11 @@ class EventsConsumer:
         self.written += len(batch.rows)
         log.debug(
             "batch_written",
-            extra={"rows": len(batch.rows), "dead": len(batch.dead), "s": f"{time.monotonic() - started:.3f}"},
+            extra={
+                "rows": len(batch.rows),
+                "dead": len(batch.dead),
+                "s": f"{time.monotonic() - started:.3f}",
+            },
         )
 
     async def _dead_letter(self, dead: list[DeadLetter]) -> None:

@@ -46,8 +46,36 @@ async def active_users(
 ) -> list[tuple[date, int]]:
     """Distinct active users per period over [start, end], zero periods included. The first and
     last periods count only the days inside [start, end]."""
-    sql = f"SELECT {BUCKETS[interval]} AS period, uniqExact(user_id) {scope.sql()} GROUP BY period"
-    counts = dict(await warehouse.rows(sql, scope.parameters(start, end)))
+    return await _series(warehouse, "uniqExact(user_id)", "", scope, interval, start, end, {})
+
+
+async def tracked_events(
+    warehouse: Warehouse,
+    scope: Scope,
+    interval: Interval,
+    start: date,
+    end: date,
+    event: str | None,
+) -> list[tuple[date, int]]:
+    """Track calls per period (of one event name, when given), each message counted once."""
+    condition = " AND type = 'track'" + (" AND event = {event:String}" if event else "")
+    extra = {"event": event} if event else {}
+    return await _series(warehouse, "count()", condition, scope, interval, start, end, extra)
+
+
+async def _series(
+    warehouse: Warehouse,
+    aggregate: str,
+    condition: str,
+    scope: Scope,
+    interval: Interval,
+    start: date,
+    end: date,
+    extra: dict[str, str],
+) -> list[tuple[date, int]]:
+    bucket = BUCKETS[interval]
+    sql = f"SELECT {bucket} AS period, {aggregate} {scope.sql()}{condition} GROUP BY period"
+    counts = dict(await warehouse.rows(sql, {**scope.parameters(start, end), **extra}))
     return [(period, int(counts.get(period, 0))) for period in period_starts(start, end, interval)]
 
 

@@ -18,6 +18,20 @@ class ActiveUsersRead(BaseModel):
     series: list[ActiveUsersPoint]
 
 
+class EventsPoint(BaseModel):
+    period_start: date
+    events: int
+
+
+class EventsRead(BaseModel):
+    product: str
+    account: str | None
+    event: str | None
+    interval: Interval
+    timezone: str
+    series: list[EventsPoint]
+
+
 class StickinessRead(BaseModel):
     product: str
     account: str | None

@@ -39,7 +39,9 @@ class Warehouse:
     async def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
         return await self._run(self._require().command, sql, parameters=parameters)
 
-    async def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    async def rows(
+        self, sql: str, parameters: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         result = await self._run(self._require().query, sql, parameters=parameters)
         return list(result.result_rows)
 

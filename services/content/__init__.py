@@ -1,0 +1,1 @@
+"""The content service: tenants, their products, write keys and API keys."""

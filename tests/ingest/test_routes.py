@@ -1,0 +1,222 @@
+import base64
+import gzip
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from services.ingest.app import create_app
+from services.ingest.normalize import ProductRef
+from services.ingest.routes import router
+from services.ingest.settings import IngestSettings
+from shared.errors import install_error_handlers
+from tests.ingest.fakes import RecordingPublisher, StaticKeys
+
+WRITE_KEY = "wk_test"
+PRODUCT = ProductRef("ten_1", "prd_1", "UTC")
+
+
+def make_event(**overrides: Any) -> dict[str, Any]:
+    return {"type": "track", "event": "opened", "userId": "u1", **overrides}
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+async def client(publisher: RecordingPublisher) -> AsyncIterator[httpx.AsyncClient]:
+    # The routes alone, with the broker and content service replaced by fakes.
+    app = FastAPI()
+    app.state.settings = IngestSettings()
+    app.state.publisher = publisher
+    app.state.write_keys = StaticKeys({WRITE_KEY: PRODUCT})
+    install_error_handlers(app)
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+        yield http
+
+
+@pytest.mark.parametrize("call", ["track", "identify", "page", "screen"])
+async def test_single_calls_are_accepted(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, call: str
+) -> None:
+    response = await client.post(f"/v1/{call}", json=make_event(), headers=basic(WRITE_KEY))
+    assert response.status_code == 200
+    assert response.json() == {"success": True}
+    assert [e.type for e in publisher.published] == [call]
+
+
+async def test_group_and_alias_need_their_ids(client: httpx.AsyncClient) -> None:
+    group = await client.post("/v1/group", json={"userId": "u1"}, headers=basic(WRITE_KEY))
+    alias = await client.post("/v1/alias", json={"userId": "u1"}, headers=basic(WRITE_KEY))
+    assert group.status_code == 400
+    assert group.json()["detail"] == "a group call needs `groupId`"
+    assert alias.status_code == 400
+
+
+async def test_write_key_in_body_is_accepted(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    body = {"batch": [make_event()], "writeKey": WRITE_KEY}
+    response = await client.post("/v1/batch", json=body)
+    assert response.status_code == 200
+    assert publisher.published[0].product_id == "prd_1"
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [({}, "missing_write_key"), (basic("wk_other"), "invalid_write_key")],
+)
+async def test_a_missing_or_unknown_write_key_is_rejected_with_401(
+    client: httpx.AsyncClient, headers: dict[str, str], code: str
+) -> None:
+    response = await client.post("/v1/track", json=make_event(), headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == code
+    assert set(response.json()) >= {"type", "code", "detail", "attr"}
+
+
+async def test_text_plain_body_from_send_beacon_is_read_as_json(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    headers = {**basic(WRITE_KEY), "Content-Type": "text/plain;charset=UTF-8"}
+    response = await client.post("/v1/track", content=orjson.dumps(make_event()), headers=headers)
+    assert response.status_code == 200
+    assert len(publisher.published) == 1
+
+
+async def test_gzip_body_is_accepted(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    body = gzip.compress(orjson.dumps({"batch": [make_event(), make_event(userId="u2")]}))
+    headers = {**basic(WRITE_KEY), "Content-Encoding": "gzip"}
+    response = await client.post("/v1/batch", content=body, headers=headers)
+    assert response.status_code == 200
+    assert [e.user_id for e in publisher.published] == ["u1", "u2"]
+
+
+async def test_gzip_bomb_over_the_decompressed_cap_is_rejected_with_413(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    padding = "x" * (600 * 1024)
+    body = gzip.compress(orjson.dumps({"batch": [make_event(properties={"p": padding})]}))
+    assert len(body) < 10 * 1024
+    headers = {**basic(WRITE_KEY), "Content-Encoding": "gzip"}
+    response = await client.post("/v1/batch", content=body, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert publisher.published == []
+
+
+async def test_batch_over_500kb_is_rejected_with_413(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    events = [make_event(properties={"p": "y" * 20_000}) for _ in range(30)]
+    response = await client.post("/v1/batch", json={"batch": events}, headers=basic(WRITE_KEY))
+    assert response.status_code == 413
+    assert publisher.published == []
+
+
+async def test_event_over_32kb_is_rejected_with_413(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    event = make_event(properties={"p": "z" * (33 * 1024)})
+    response = await client.post("/v1/track", json=event, headers=basic(WRITE_KEY))
+    assert response.status_code == 413
+    assert publisher.published == []
+
+
+async def test_event_of_32kb_in_a_batch_is_named_and_the_others_accepted(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    events = [make_event(), make_event(properties={"p": "z" * (33 * 1024)})]
+    response = await client.post("/v1/batch", json={"batch": events}, headers=basic(WRITE_KEY))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "payload_too_large"
+    assert response.json()["errors"][0]["attr"] == "batch.1"
+    assert len(publisher.published) == 1
+
+
+async def test_invalid_events_are_named_and_valid_ones_of_the_batch_accepted(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    events = [
+        make_event(messageId="ok-1"),
+        make_event(event=None),
+        {"type": "track", "event": "x"},
+        make_event(type="purchase"),
+        make_event(messageId="ok-2", timestamp="not a time"),
+        make_event(messageId="ok-3"),
+    ]
+    response = await client.post("/v1/batch", json={"batch": events}, headers=basic(WRITE_KEY))
+    body = response.json()
+    assert response.status_code == 400
+    assert body["code"] == "invalid_events"
+    assert body["accepted"] == 2
+    assert [(e["index"], e["attr"]) for e in body["errors"]] == [
+        (1, "batch.1"),
+        (2, "batch.2"),
+        (3, "batch.3.type"),
+        (4, "batch.4.timestamp"),
+    ]
+    assert [e.message_id for e in publisher.published] == ["ok-1", "ok-3"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", "invalid_body"),
+        (b"[1, 2]", "invalid_body"),
+        (b'{"batch": []}', "invalid_body"),
+        (b'{"batch": {"type": "track"}}', "invalid_body"),
+    ],
+)
+async def test_malformed_bodies_get_400(client: httpx.AsyncClient, body: bytes, code: str) -> None:
+    response = await client.post("/v1/batch", content=body, headers=basic(WRITE_KEY))
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+
+
+async def test_numeric_ids_are_kept_as_strings(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    event = make_event(userId=4365, context={"groupId": 1038})
+    response = await client.post("/v1/track", json=event, headers=basic(WRITE_KEY))
+    assert response.status_code == 200
+    assert (publisher.published[0].user_id, publisher.published[0].group_id) == ("4365", "1038")
+
+
+async def test_broker_down_gives_503_with_retry_after(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    publisher.down = True
+    response = await client.post("/v1/track", json=make_event(), headers=basic(WRITE_KEY))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "broker_unavailable"
+
+
+async def test_cors_preflight_allows_any_origin() -> None:
+    app = create_app(IngestSettings())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+        response = await http.options(
+            "/v1/batch",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,authorization",
+            },
+        )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"

@@ -1,0 +1,89 @@
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import ConsumerRecord
+
+from services.metrics.consumer import Batch, decode, to_row
+from shared.events import Event
+
+
+def make_event(**overrides: Any) -> Event:
+    fields: dict[str, Any] = {
+        "tenant_id": "ten_1",
+        "product_id": "prd_1",
+        "message_id": "m1",
+        "type": "track",
+        "event": "opened",
+        "user_id": "u1",
+        "timestamp": datetime(2014, 5, 27, 3, 12, tzinfo=UTC),
+        "received_at": datetime(2026, 12, 3, tzinfo=UTC),
+        **overrides,
+    }
+    return Event(**fields)
+
+
+def make_record(
+    value: bytes | None, offset: int = 0, partition: int = 0
+) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic="kizuna.events",
+        partition=partition,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=value,
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=len(value or b""),
+        headers=(),
+    )
+
+
+def test_a_row_keeps_the_event_and_its_json_fields() -> None:
+    row = to_row(make_event(anonymous_id="a1", properties={"plan": "pro"}, group_id="acme"))
+    assert row["timestamp"] == "2014-05-27T03:12:00.000Z"
+    assert row["user_id"] == "u1"
+    assert row["account_id"] == "acme"
+    assert orjson.loads(row["properties"]) == {"plan": "pro"}
+    assert row["original_timestamp"] is None
+
+
+def test_an_anonymous_event_counts_under_its_anonymous_id() -> None:
+    row = to_row(make_event(user_id=None, anonymous_id="anon-7"))
+    assert row["user_id"] == "anon-7"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"not json",
+        b"{}",
+        make_event().model_dump_json().replace('"track"', '"purchase"').encode(),
+        None,
+    ],
+)
+def test_records_that_fail_validation_are_dead_lettered_not_dropped(value: bytes | None) -> None:
+    batch = Batch()
+    batch.add(make_record(make_event().model_dump_json().encode(), offset=0))
+    batch.add(make_record(value, offset=1))
+    assert len(batch.rows) == 1
+    assert len(batch.dead) == 1
+    assert batch.dead[0].value == value
+    assert batch.dead[0].error
+    # The bad record's offset still advances, so it is not read again forever.
+    assert list(batch.next_offsets.values()) == [2]
+
+
+def test_offsets_to_commit_are_one_past_the_last_record_per_partition() -> None:
+    batch = Batch()
+    for offset, partition in [(5, 0), (6, 0), (9, 1)]:
+        batch.add(make_record(make_event().model_dump_json().encode(), offset, partition))
+    assert sorted((tp.partition, o) for tp, o in batch.next_offsets.items()) == [(0, 7), (1, 10)]
+
+
+def test_decode_round_trips_what_ingest_produces() -> None:
+    event = make_event(context={"groupId": "acme"}, traits={"email": "a@b.c"})
+    assert decode(event.model_dump_json().encode()) == event
