@@ -146,10 +146,16 @@ class Stack:
         while not self._stopping.wait(poll_s):
             if self.broker is not None and not self.broker.alive:
                 log.error("broker_died")
-                self.broker.start()
-                self._prepare_topics()
+                self.restart_broker()
             for service in self.services.values():
                 self._restart_if_exited(service)
+
+    def restart_broker(self) -> None:
+        """Start the embedded broker again and re-create its topics: Tansu keeps nothing."""
+        if self.broker is None:
+            raise RuntimeError("this stack uses an external broker")
+        self.broker.start()
+        self._prepare_topics()
 
     def request_stop(self) -> None:
         """Safe from a signal handler: supervise() returns, and its caller calls stop()."""

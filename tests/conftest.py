@@ -1,6 +1,10 @@
+import os
 import socket
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,3 +24,26 @@ def xuetangx_dir() -> Path:
     if not (XUETANGX / "usage_daily.csv").exists():
         pytest.skip(f"dataset not found at {XUETANGX}")
     return XUETANGX
+
+
+POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh uniquely named database for this session, as a SQLAlchemy URL; dropped after."""
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        reason = f"PostgreSQL unreachable at {POSTGRES_ADMIN_DSN}: {exc!r}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+    name = f"kizuna_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -5,12 +5,10 @@ PostgreSQL is expected at 127.0.0.1:5432 (user postgres, trust auth, database `t
 is unreachable the PostgreSQL half is skipped, unless CI is set, where it fails.
 """
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
@@ -20,28 +18,6 @@ from services.content.repository import Repository
 from services.content.settings import ContentSettings
 
 from .factories import TenantAuth, TenantFactory, wipe_database
-
-POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(scope="session")
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh uniquely named database for this session, as a SQLAlchemy URL; dropped after."""
-    try:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        reason = f"PostgreSQL unreachable at {POSTGRES_ADMIN_DSN}: {exc!r}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-    name = f"kizuna_content_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
