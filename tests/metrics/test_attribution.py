@@ -1,40 +1,10 @@
-from typing import Any
-
-import orjson
 import pytest
 
 from services.metrics.attribution import Attribution
-from services.metrics.schema import EVENT_COLUMNS
 from services.metrics.warehouse import Warehouse
+from tests.metrics.factories import insert, make_row
 
 pytestmark = pytest.mark.integration
-
-
-def make_row(product: str, user: str, ts: str, group: str = "", **overrides: Any) -> dict[str, Any]:
-    row = {column: "" for column in EVENT_COLUMNS}
-    row.update(
-        product_id=product,
-        message_id=f"{user}-{ts}-{group}",
-        tenant_id="ten_1",
-        type="track",
-        user_id=user,
-        group_id=group,
-        account_id=group,
-        timestamp=ts,
-        received_at=ts,
-        original_timestamp=None,
-        sent_at=None,
-        properties="{}",
-        traits="{}",
-        context="{}",
-        **overrides,
-    )
-    return row
-
-
-async def insert(warehouse: Warehouse, rows: list[dict[str, Any]]) -> None:
-    block = b"\n".join(orjson.dumps(row) for row in rows)
-    await warehouse.insert_json_rows("events", EVENT_COLUMNS, block)
 
 
 async def test_events_without_a_group_go_to_the_users_last_group_in_order(

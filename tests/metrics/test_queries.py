@@ -1,0 +1,96 @@
+"""The metrics SQL on a real chDB warehouse, against counts worked out by hand."""
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from services.metrics import queries
+from services.metrics.warehouse import Warehouse
+from tests.metrics.factories import insert, make_row
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def merges_stopped(warehouse: Warehouse) -> Iterator[None]:
+    # Without background merges, duplicate rows stay on disk: only the queries can hide them.
+    await warehouse.command("SYSTEM STOP MERGES events")
+    yield
+    await warehouse.command("SYSTEM START MERGES events")
+
+
+async def test_a_message_stored_twice_counts_once(
+    warehouse: Warehouse, merges_stopped: None
+) -> None:
+    rows = [make_row("prd_q1", f"u{i}", "2024-01-01T10:00:00.000Z", group="a") for i in range(3)]
+    await insert(warehouse, rows)
+    await insert(warehouse, rows)
+    scope = queries.Scope("prd_q1", "UTC")
+    day = date(2024, 1, 1)
+
+    events = await queries.tracked_events(warehouse, scope, "day", day, day, None)
+    users = await queries.active_users(warehouse, scope, "day", day, day)
+    assert (events, users) == ([(day, 3)], [(day, 3)])
+
+
+async def test_berlin_days_follow_the_dst_change(warehouse: Warehouse) -> None:
+    # 31 March 2024 in Berlin runs from 23:00 UTC on the 30th to 22:00 UTC on the 31st.
+    stamps = {
+        "a": "2024-03-30T22:59:59.999Z",  # 30th, 23:59:59 CET
+        "b": "2024-03-30T23:00:00.000Z",  # 31st, 00:00 CET
+        "c": "2024-03-31T21:59:59.999Z",  # 31st, 23:59:59 CEST
+        "d": "2024-03-31T22:00:00.000Z",  # 1 April, 00:00 CEST
+    }
+    await insert(warehouse, [make_row("prd_q2", user, ts) for user, ts in stamps.items()])
+    scope = queries.Scope("prd_q2", "Europe/Berlin")
+
+    series = await queries.active_users(
+        warehouse, scope, "day", date(2024, 3, 30), date(2024, 4, 1)
+    )
+    assert [n for _, n in series] == [1, 2, 1]
+
+
+async def test_weeks_and_months_count_distinct_users_inside_the_range(
+    warehouse: Warehouse,
+) -> None:
+    days = ["2024-01-31", "2024-02-01", "2024-02-05", "2024-02-29", "2024-03-01"]
+    rows = [make_row("prd_q3", "same", f"{d}T12:00:00.000Z") for d in days]
+    rows.append(make_row("prd_q3", "other", "2024-02-06T12:00:00.000Z"))
+    await insert(warehouse, rows)
+    scope = queries.Scope("prd_q3", "UTC")
+
+    months = await queries.active_users(
+        warehouse, scope, "month", date(2024, 2, 1), date(2024, 3, 31)
+    )
+    weeks = await queries.active_users(
+        warehouse, scope, "week", date(2024, 2, 1), date(2024, 2, 11)
+    )
+    assert [(p.isoformat(), n) for p, n in months] == [("2024-02-01", 2), ("2024-03-01", 1)]
+    # The week of 29 January is clipped to 1-4 February: 31 January does not count.
+    assert [(p.isoformat(), n) for p, n in weeks] == [("2024-01-29", 1), ("2024-02-05", 2)]
+
+
+async def test_stickiness_windows_are_7_and_30_days_ending_on_the_date(
+    warehouse: Warehouse,
+) -> None:
+    active = {
+        "today": "2024-06-30",
+        "day-6": "2024-06-24",
+        "day-7": "2024-06-23",
+        "day-29": "2024-06-01",
+        "day-30": "2024-05-31",
+        "tomorrow": "2024-07-01",
+    }
+    rows = [
+        make_row("prd_q4", user, f"{d}T00:00:00.000Z", group="acme") for user, d in active.items()
+    ]
+    rows.append(make_row("prd_q4", "elsewhere", "2024-06-30T00:00:00.000Z", group="globex"))
+    await insert(warehouse, rows)
+
+    product = await queries.stickiness(warehouse, queries.Scope("prd_q4", "UTC"), date(2024, 6, 30))
+    account = await queries.stickiness(
+        warehouse, queries.Scope("prd_q4", "UTC", "acme"), date(2024, 6, 30)
+    )
+    assert (product.dau, product.wau, product.mau) == (2, 3, 5)
+    assert (account.dau, account.wau, account.mau) == (1, 2, 4)
