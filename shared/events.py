@@ -4,12 +4,34 @@ Field names are snake_case versions of Segment's spec. Timestamps are UTC. `time
 corrected time the event happened (see docs/ingest.md); the others are kept as received.
 """
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 CallType = Literal["track", "identify", "group", "page", "screen", "alias"]
+
+# What the warehouse's DateTime64 columns hold, with a margin for clock-skew correction.
+EARLIEST = datetime(1900, 1, 2, tzinfo=UTC)
+LATEST = datetime(2261, 12, 31, tzinfo=UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A timestamp without a timezone is UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _storable(moment: datetime) -> datetime:
+    moment = as_utc(moment)
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year}")
+    return moment
+
+
+# A moment the warehouse can store; always timezone-aware UTC once validated.
+Timestamp = Annotated[datetime, AfterValidator(_storable)]
 
 SCHEMA_VERSION = 1
 
@@ -28,10 +50,10 @@ class Event(BaseModel):
     anonymous_id: str | None = None
     group_id: str | None = None  # as sent: context.groupId, or groupId on a group call
     previous_id: str | None = None  # alias
-    timestamp: AwareDatetime
-    original_timestamp: AwareDatetime | None = None
-    sent_at: AwareDatetime | None = None
-    received_at: AwareDatetime
+    timestamp: Timestamp
+    original_timestamp: Timestamp | None = None
+    sent_at: Timestamp | None = None
+    received_at: Timestamp
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)

@@ -1,22 +1,23 @@
 """From a Segment message to the event record on the events topic. Pure: no I/O.
 
 Timestamp rules (docs/ingest.md says the same for users):
-- A timestamp without a timezone is taken as UTC.
+- A timestamp without a timezone is taken as UTC (see shared.events.as_utc).
 - `originalTimestamp` is what the client said: its `originalTimestamp`, else its `timestamp`.
 - With `sentAt` (on the message or the batch), the clock skew is corrected:
   timestamp = receivedAt − (sentAt − originalTimestamp). Without it, timestamp = originalTimestamp.
   Without either, timestamp = receivedAt.
 - A corrected timestamp more than `max_future` past receivedAt is replaced by receivedAt
   (the client's clock is wrong; the original stays in `original_timestamp`). Old timestamps
-  are kept as they are: backfills are legitimate.
+  are kept as they are: backfills are legitimate, back to 1900; a correction that lands
+  before that is refused (OutOfRange).
 """
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from services.ingest.schemas import Envelope, Message
-from shared.events import Event
+from shared.events import EARLIEST, Event
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,8 @@ class ProductRef:
     timezone: str
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+class OutOfRange(ValueError):
+    """The corrected timestamp falls outside what the warehouse stores."""
 
 
 def corrected_timestamp(
@@ -45,6 +42,8 @@ def corrected_timestamp(
     corrected = original if sent_at is None else received_at - (sent_at - original)
     if corrected > received_at + max_future:
         return received_at
+    if corrected < EARLIEST:
+        raise OutOfRange(f"timestamp corrected by sentAt falls before {EARLIEST.year}")
     return corrected
 
 
@@ -55,8 +54,8 @@ def to_event(
     received_at: datetime,
     max_future: timedelta,
 ) -> Event:
-    original = as_utc(message.original_timestamp or message.timestamp)
-    sent_at = as_utc(message.sent_at or envelope.sent_at)
+    original = message.original_timestamp or message.timestamp
+    sent_at = message.sent_at or envelope.sent_at
     context = {**(envelope.context or {}), **(message.context or {})}
     return Event(
         tenant_id=product.tenant_id,

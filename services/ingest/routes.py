@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from services.ingest.body import read_json, write_key_of
 from services.ingest.errors import InvalidBody, InvalidEvents
 from services.ingest.keys import WriteKeyCache
-from services.ingest.normalize import ProductRef, to_event
+from services.ingest.normalize import OutOfRange, ProductRef, to_event
 from services.ingest.publisher import Publisher
 from services.ingest.schemas import Envelope, Message, Success
 from services.ingest.settings import IngestSettings
@@ -61,7 +61,7 @@ async def _accept(
     publisher: Publisher = request.app.state.publisher
 
     product = await keys.resolve(write_key_of(request, body))
-    envelope = Envelope.model_validate(body) if "batch" in body else Envelope()
+    envelope = _envelope(body)
     events, errors = _validate(items, envelope, product, settings, attr_prefix)
 
     if events:
@@ -85,16 +85,31 @@ def _validate(
         where = f"{attr_prefix}{index}" if attr_prefix else None
         try:
             message = _message(item, settings.max_event_bytes)
+            events.append(to_event(message, envelope, product, received_at, max_future))
         except PayloadTooLarge as exc:
             if not attr_prefix:
                 raise
             errors.append({"index": index, "code": exc.code, "detail": exc.detail, "attr": where})
-            continue
         except ValidationError as exc:
             errors.append(_first_error(exc, index, where))
-            continue
-        events.append(to_event(message, envelope, product, received_at, max_future))
+        except OutOfRange as exc:
+            attr = f"{where}.timestamp" if where else "timestamp"
+            errors.append(
+                {"index": index, "code": "invalid_event", "detail": str(exc), "attr": attr}
+            )
     return events, errors
+
+
+def _envelope(body: dict[str, Any]) -> Envelope:
+    """The batch's own sentAt and context; raises InvalidBody when they are malformed."""
+    if "batch" not in body:
+        return Envelope()
+    try:
+        return Envelope.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        attr = ".".join(str(part) for part in first["loc"])
+        raise InvalidBody(first["msg"].removeprefix("Value error, "), attr=attr) from None
 
 
 def _message(item: Any, max_bytes: int) -> Message:

@@ -5,13 +5,12 @@ Which fields a call needs follows Segment's spec: a track needs `event`, a group
 `groupId`, an alias needs `userId` and `previousId`, every call needs `userId` or `anonymousId`.
 """
 
-from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from shared.events import CallType
+from shared.events import CallType, Timestamp
 
 MAX_ID_LENGTH = 255
 
@@ -38,9 +37,9 @@ class Message(BaseModel):
     name: str | None = None
     group_id: Id | None = None
     previous_id: Id | None = None
-    timestamp: datetime | None = None
-    original_timestamp: datetime | None = None
-    sent_at: datetime | None = None
+    timestamp: Timestamp | None = None
+    original_timestamp: Timestamp | None = None
+    sent_at: Timestamp | None = None
     properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
@@ -76,7 +75,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     write_key: str | None = None
-    sent_at: datetime | None = None
+    sent_at: Timestamp | None = None
     context: dict[str, Any] | None = None
 
 

@@ -2,8 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.ingest.normalize import ProductRef, as_utc, corrected_timestamp, to_event
+from services.ingest.normalize import OutOfRange, ProductRef, corrected_timestamp, to_event
 from services.ingest.schemas import Envelope, Message
+from shared.events import as_utc
 
 RECEIVED = datetime(2026, 12, 3, 12, 0, 0, tzinfo=UTC)
 TEN_MINUTES = timedelta(minutes=10)
@@ -93,3 +94,9 @@ def test_the_account_is_the_group_the_call_names(
 ) -> None:
     event = to_event(make_message(**overrides), Envelope(), PRODUCT, RECEIVED, TEN_MINUTES)
     assert event.group_id == account
+
+
+def test_a_correction_that_lands_before_1900_is_refused() -> None:
+    message = make_message(timestamp="1901-01-01T00:00:00Z", sentAt="2200-01-01T00:00:00Z")
+    with pytest.raises(OutOfRange):
+        to_event(message, Envelope(), PRODUCT, RECEIVED, TEN_MINUTES)

@@ -220,3 +220,23 @@ async def test_cors_preflight_allows_any_origin() -> None:
         )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["1899-12-31T00:00:00Z", "2300-01-01T00:00:00Z", "yesterday", 10**15]
+)
+async def test_timestamps_the_warehouse_cannot_store_are_refused(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, timestamp: object
+) -> None:
+    event = make_event(timestamp=timestamp)
+    response = await client.post("/v1/track", json=event, headers=basic(WRITE_KEY))
+    assert response.status_code == 400
+    assert response.json()["attr"] == "timestamp"
+    assert publisher.published == []
+
+
+async def test_a_malformed_batch_sent_at_is_named(client: httpx.AsyncClient) -> None:
+    body = {"batch": [make_event()], "sentAt": "soon"}
+    response = await client.post("/v1/batch", json=body, headers=basic(WRITE_KEY))
+    assert response.status_code == 400
+    assert (response.json()["code"], response.json()["attr"]) == ("invalid_body", "sentAt")

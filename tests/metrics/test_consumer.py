@@ -62,6 +62,8 @@ def test_an_anonymous_event_counts_under_its_anonymous_id() -> None:
         b"not json",
         b"{}",
         make_event().model_dump_json().replace('"track"', '"purchase"').encode(),
+        # A year the warehouse cannot store would fail the whole batch's insert.
+        make_event().model_dump_json().replace("2014-05-27", "1800-05-27").encode(),
         None,
     ],
 )
