@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from pydantic import ValidationError
 
 from services.metrics.attribution import Attribution
@@ -103,6 +104,27 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+async def insert_isolating_refused(warehouse: Warehouse, rows: list[Row]) -> list[DeadLetter]:
+    """Insert rows; when ClickHouse refuses the data, split the batch until the rows it refuses
+    are alone, insert the rest, and return the refused ones as dead letters.
+
+    Raises the driver's OperationalError (ClickHouse unreachable) and any other failure.
+    """
+    block = b"\n".join(orjson.dumps(row) for row in rows)
+    try:
+        await warehouse.insert_json_rows("events", EVENT_COLUMNS, block)
+        return []
+    except DatabaseError as exc:
+        if isinstance(exc, OperationalError):
+            raise
+        if len(rows) == 1:
+            key = f"{rows[0]['product_id']}:{rows[0]['user_id']}".encode()
+            return [DeadLetter(key, block, f"warehouse refused: {str(exc)[:300]}")]
+    middle = len(rows) // 2
+    left = await insert_isolating_refused(warehouse, rows[:middle])
+    return left + await insert_isolating_refused(warehouse, rows[middle:])
+
+
 class EventsConsumer:
     def __init__(self, settings: MetricsSettings, warehouse: Warehouse) -> None:
         self._settings = settings
@@ -144,8 +166,7 @@ class EventsConsumer:
         started = time.monotonic()
         if batch.rows:
             await self._attribution.assign(batch.rows)
-            block = b"\n".join(orjson.dumps(row) for row in batch.rows)
-            await self._warehouse.insert_json_rows("events", EVENT_COLUMNS, block)
+            batch.dead += await insert_isolating_refused(self._warehouse, batch.rows)
         if batch.dead:
             await self._dead_letter(batch.dead)
         try:

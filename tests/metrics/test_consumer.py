@@ -5,8 +5,10 @@ import orjson
 import pytest
 from aiokafka import ConsumerRecord
 
-from services.metrics.consumer import Batch, decode, to_row
+from services.metrics.consumer import Batch, decode, insert_isolating_refused, to_row
+from services.metrics.warehouse import Warehouse
 from shared.events import Event
+from tests.metrics.factories import make_row
 
 
 def make_event(**overrides: Any) -> Event:
@@ -89,3 +91,21 @@ def test_offsets_to_commit_are_one_past_the_last_record_per_partition() -> None:
 def test_decode_round_trips_what_ingest_produces() -> None:
     event = make_event(context={"groupId": "acme"}, traits={"email": "a@b.c"})
     assert decode(event.model_dump_json().encode()) == event
+
+
+@pytest.mark.integration
+async def test_rows_the_warehouse_refuses_are_isolated_and_the_rest_written(
+    warehouse: Warehouse,
+) -> None:
+    rows = [make_row("prd_refused", f"u{i}", "2024-02-02T00:00:00.000Z") for i in range(7)]
+    rows[2]["timestamp"] = "not a time"
+    rows[5]["timestamp"] = "neither"
+
+    dead = await insert_isolating_refused(warehouse, rows)
+
+    assert [orjson.loads(d.value or b"")["user_id"] for d in dead] == ["u2", "u5"]
+    assert all(d.error.startswith("warehouse refused") for d in dead)
+    written = await warehouse.rows(
+        "SELECT user_id FROM events FINAL WHERE product_id = 'prd_refused' ORDER BY user_id"
+    )
+    assert [user for (user,) in written] == ["u0", "u1", "u3", "u4", "u6"]
