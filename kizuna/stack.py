@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import httpx
 
-from kizuna.broker import TansuBroker
+from kizuna.broker import TansuBroker, port_open
 from services.content.bootstrap import DemoKeys, ensure_demo_sync
 from services.content.settings import ContentSettings
 from shared import logs
@@ -114,6 +114,9 @@ class Stack:
 
         Raises RuntimeError when a part does not come up in time."""
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        taken = [f"{self.settings.port(n)} ({n})" for n in SERVICES if self._port_taken(n)]
+        if taken:
+            raise RuntimeError(f"port(s) in use: {', '.join(taken)}; set KIZUNA_<SERVICE>_PORT")
         if not self.settings.kafka_bootstrap:
             self.broker = TansuBroker(
                 self.settings.host, self.settings.broker_port, self._log("broker")
@@ -136,6 +139,9 @@ class Stack:
                 for name in sorted(pending):
                     if self._healthy(client, name):
                         pending.discard(name)
+                    elif (code := self.services[name].exited()) is not None:
+                        where = f"; see {self._log_dir / name}.log" if self._log_dir else ""
+                        raise RuntimeError(f"{name} exited with code {code} while starting{where}")
                 if pending and time.monotonic() > deadline:
                     raise RuntimeError(f"not ready after {timeout_s:.0f} s: {', '.join(pending)}")
                 if pending:
@@ -190,6 +196,9 @@ class Stack:
             service.next_start = 0.0
             service.start()
 
+    def _port_taken(self, name: str) -> bool:
+        return port_open(self.settings.host, self.settings.port(name))
+
     def _healthy(self, client: httpx.Client, name: str) -> bool:
         try:
             return client.get(f"{self.settings.url(name)}/healthz").status_code == 200
@@ -231,7 +240,10 @@ class Stack:
 
 
 async def _wait_and_create_topics(settings: KizunaSettings) -> None:
-    await wait_for_broker(settings)
+    try:
+        await wait_for_broker(settings)
+    except TimeoutError as exc:
+        raise RuntimeError(str(exc)) from None
     await create_topics(settings)
 
 

@@ -3,6 +3,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,3 +80,26 @@ def _alive(pid: int) -> bool:
     # A zombie of an exited child still has a pid; it is not running.
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "zombie" not in status.read_text()
+
+
+def test_kizuna_run_refuses_a_taken_port_with_a_plain_message(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "KIZUNA_VAR_DIR": str(tmp_path / "var"),
+            "KIZUNA_INGEST_PORT": str(port),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "kizuna.cli", "run"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"port(s) in use: {port} (ingest)" in done.stderr
+    assert "Traceback" not in done.stderr
