@@ -327,8 +327,12 @@ def add_parser(subparsers: Any) -> None:
     xtx = datasets.add_parser(
         "xuetangx",
         help="XuetangX KDD Cup 2015 learner activity (25 courses, 3.16M events)",
-        description=xuetangx.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Replay the XuetangX dataset through the ingest API: a group call per learner "
+            "(account = course), then each day's tracked events spread over that day. "
+            "messageIds are deterministic, so replaying twice counts once. All 25 courses "
+            "(3.16 M events) take about 5 minutes on 2 cores; --courses picks some."
+        ),
     )
     xtx.add_argument("dir", type=Path, help=f"the dataset directory (holds {xuetangx.USAGE_FILE})")
     xtx.add_argument("--courses", help="comma-separated course ids (default: all)")

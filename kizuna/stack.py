@@ -33,6 +33,10 @@ SERVICES = ("content", "ingest", "metrics", "rules")
 DEFAULT_PORTS = {"ingest": 8001, "metrics": 8002, "rules": 8003, "content": 8004}
 
 
+class StopRequested(Exception):
+    """SIGTERM or Ctrl-C arrived while the stack was starting."""
+
+
 class StackSettings(KizunaSettings):
     # Empty: start the embedded broker on broker_port.
     kafka_bootstrap: str = ""
@@ -136,6 +140,8 @@ class Stack:
         pending = set(SERVICES)
         with httpx.Client(timeout=2.0) as client:
             while pending:
+                if self._stopping.is_set():
+                    raise StopRequested
                 for name in sorted(pending):
                     if self._healthy(client, name):
                         pending.discard(name)
@@ -256,12 +262,15 @@ def run(args: argparse.Namespace) -> int:
     settings = StackSettings()
     logs.configure(settings.log_level)
     stack = Stack(settings)
-    signal.signal(signal.SIGTERM, lambda *_: stack.request_stop())
+    # Both set a flag that start() and supervise() watch, even where SIGINT came in ignored
+    # (`nohup`, `cmd &` in scripts).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stack.request_stop())
     try:
         demo = stack.start()
         _print_banner(stack, demo)
         stack.supervise()
-    except KeyboardInterrupt:
+    except StopRequested:
         pass
     except RuntimeError as exc:
         print(f"kizuna run: {exc}", file=sys.stderr)
@@ -287,7 +296,7 @@ def _print_banner(stack: Stack, demo: DemoKeys) -> None:
         f"  api key    {demo.api_key}",
         "",
         f"  try: curl -u {demo.write_key}: {settings.url('ingest')}/v1/track "
-        '-d \'{"userId":"u1","event":"signed_in"}\'',
+        '-d \'{"userId": "u1", "event": "Report Exported", "context": {"groupId": "acme"}}\'',
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -139,7 +139,8 @@ class EventsConsumer:
         """Consume until cancelled; raises on any failure it cannot handle."""
         await self._producer.start()
         await self._consumer.start()
-        log.info("consumer_started", extra={"group": "metrics", "topic": EVENTS.suffix})
+        topic = EVENTS.name(self._settings.kafka_namespace)
+        log.info("consumer_started", extra={"group": "metrics", "topic": topic})
         try:
             await self._loop()
         finally:

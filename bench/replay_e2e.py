@@ -1,0 +1,103 @@
+"""End to end: replay XuetangX through HTTP into a fresh embedded stack until all is queryable.
+
+    python bench/replay_e2e.py [--courses C769,C645] [--data DIR]
+
+Starts its own stack on free ports in a temporary directory, runs `kizuna replay` as a separate
+process, then waits until the metrics consumer has written every message. Prints a table and
+writes bench/results/replay_e2e.json. Targets 127.0.0.1 only and stops by itself.
+"""
+
+import argparse
+import json
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from kizuna import xuetangx
+from kizuna.stack import SERVICES, Stack, StackSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "xuetangx-kddcup2015-dropout"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rows_written(metrics_url: str) -> int:
+    written: int = httpx.get(f"{metrics_url}/healthz", timeout=10).json()["rows_written"]
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--courses", default=None)
+    args = parser.parse_args()
+
+    summary = xuetangx.summarize(args.data / xuetangx.USAGE_FILE)
+    chosen = args.courses.split(",") if args.courses else list(summary)
+    events = sum(summary[c].events for c in chosen)
+    messages = events + sum(summary[c].users for c in chosen)
+
+    with tempfile.TemporaryDirectory(prefix="kizuna-bench-") as tmp:
+        ports = {f"{name}_port": free_port() for name in SERVICES}
+        settings = StackSettings(var_dir=Path(tmp) / "var", broker_port=free_port(), **ports)
+        stack = Stack(settings, log_dir=Path(tmp) / "logs")
+        demo = stack.start()
+        try:
+            result = run(stack, demo.write_key, args.data, args.courses, messages)
+        finally:
+            stack.stop()
+
+    result.update(courses=len(chosen), events=events, messages=messages)
+    result.update(
+        machine=f"{platform.machine()}, {_cores()} cores", at=datetime.now(UTC).isoformat()
+    )
+    out = ROOT / "bench" / "results" / "replay_e2e.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for key, value in result.items():
+        print(f"{key:<28} {value}")
+    return 0
+
+
+def run(
+    stack: Stack, write_key: str, data: Path, courses: str | None, messages: int
+) -> dict[str, object]:
+    command = [sys.executable, "-m", "kizuna.cli", "replay", "xuetangx", str(data)]
+    command += ["--host", stack.settings.url("ingest"), "--write-key", write_key]
+    command += ["--courses", courses] if courses else []
+    metrics = stack.settings.url("metrics")
+
+    started = time.monotonic()
+    subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+    sent = time.monotonic() - started
+    while rows_written(metrics) < messages:
+        time.sleep(0.1)
+    queryable = time.monotonic() - started
+    return {
+        "http_seconds": round(sent, 1),
+        "queryable_seconds": round(queryable, 1),
+        "lag_after_http_seconds": round(queryable - sent, 1),
+        "events_per_second": round(messages / queryable),
+    }
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
