@@ -101,6 +101,12 @@ def install_error_handlers(app: FastAPI) -> None:
         attr = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
         return error_response(400, "validation_error", "invalid_input", first["msg"], attr or None)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Only the answer is shaped here; the exception still reaches the server's log.
+        log.error("request_failed", extra={"path": request.url.path}, exc_info=exc)
+        return error_response(500, "server_error", "internal_error", "an unexpected error")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")

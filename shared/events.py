@@ -4,7 +4,7 @@ Field names are snake_case versions of Segment's spec. Timestamps are UTC. `time
 corrected time the event happened (see docs/ingest.md); the others are kept as received.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -24,9 +24,12 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def _storable(moment: datetime) -> datetime:
-    moment = as_utc(moment)
+    try:
+        moment = as_utc(moment)
+    except OverflowError:  # year 1 or 9999 with an offset
+        moment = EARLIEST - timedelta(days=1)
     if not EARLIEST <= moment <= LATEST:
-        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year}")
+        raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
     return moment
 
 

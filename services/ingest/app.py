@@ -41,7 +41,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["POST", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+        # Any header: clients add their own (RudderStack's browser SDK sends AnonymousId).
+        allow_headers=["*"],
         max_age=86400,
     )
     install_error_handlers(app)

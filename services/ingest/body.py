@@ -2,28 +2,44 @@
 
 The body is read as JSON whatever its content type: browsers' sendBeacon posts `text/plain`,
 and curl posts form-encoded unless told otherwise. Sizes are capped before and after
-decompression.
+decompression; nesting is capped so that whatever ingest accepts, every later stage can parse.
 """
 
+import asyncio
 import base64
 import binascii
+import re
 import zlib
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
-from services.ingest.errors import InvalidBody, MissingWriteKey, UnsupportedMediaType
+from services.ingest.errors import (
+    InvalidBody,
+    InvalidWriteKey,
+    MissingWriteKey,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
 from shared.errors import PayloadTooLarge
 
+# Deeper JSON than this is refused: no analytics payload needs it, and parsers downstream
+# (pydantic's, orjson's) stop at a few hundred levels.
+MAX_DEPTH = 32
+WRITE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,200}")
 
-async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    """Return the decoded JSON object; raise PayloadTooLarge, InvalidBody or
-    UnsupportedMediaType (an encoding other than gzip)."""
+
+async def read_json(request: Request, max_bytes: int, timeout_s: float) -> dict[str, Any]:
+    """Return the decoded JSON object; raise PayloadTooLarge, InvalidBody, RequestTimeout (the
+    body did not arrive within `timeout_s`) or UnsupportedMediaType (an encoding but gzip)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
-    raw = await _read_capped(request, max_bytes)
+    try:
+        raw = await asyncio.wait_for(_read_capped(request, max_bytes), timeout_s)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout_s:g} s") from None
 
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding == "gzip":
@@ -37,7 +53,23 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         raise InvalidBody(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidBody("the body must be a JSON object")
+    if _too_deep(body, MAX_DEPTH):
+        raise InvalidBody(f"the body nests deeper than {MAX_DEPTH} levels")
     return body
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when objects and arrays nest more than `limit` levels. Iterative: no recursion."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                pending.append((child, depth + 1))
+    return False
 
 
 async def _read_capped(request: Request, max_bytes: int) -> bytes:
@@ -50,14 +82,20 @@ async def _read_capped(request: Request, max_bytes: int) -> bytes:
 
 
 def _gunzip_capped(raw: bytes, max_bytes: int) -> bytes:
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(raw, max_bytes + 1)
-    except zlib.error as exc:
-        raise InvalidBody(f"the body is not valid gzip: {exc}") from None
-    if len(out) > max_bytes:
-        raise _too_large(max_bytes)
-    return out
+    """Inflate every gzip member (concatenated members are one stream, as RFC 1952 says)."""
+    out = bytearray()
+    while raw:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(raw, max_bytes + 1 - len(out))
+        except zlib.error as exc:
+            raise InvalidBody(f"the body is not valid gzip: {exc}") from None
+        if len(out) > max_bytes:
+            raise _too_large(max_bytes)
+        if not inflater.eof:
+            raise InvalidBody("the gzip body is truncated")
+        raw = inflater.unused_data
+    return bytes(out)
 
 
 def _too_large(max_bytes: int) -> PayloadTooLarge:
@@ -65,17 +103,23 @@ def _too_large(max_bytes: int) -> PayloadTooLarge:
 
 
 def write_key_of(request: Request, body: dict[str, Any]) -> str:
-    """The write key: HTTP Basic user name (empty password), else the body's `writeKey`."""
-    header = request.headers.get("authorization", "")
+    """The write key: HTTP Basic user name (empty password), else the body's `writeKey`.
+
+    Raises MissingWriteKey, or InvalidWriteKey when it cannot be a key (checked before any
+    lookup, so odd input never reaches the content service)."""
+    key = _basic_user(request.headers.get("authorization", "")) or body.get("writeKey")
+    if not isinstance(key, str) or not key:
+        raise MissingWriteKey("send the write key as the Basic auth user name or as `writeKey`")
+    if not WRITE_KEY.fullmatch(key):
+        raise InvalidWriteKey("unknown or revoked write key")
+    return key
+
+
+def _basic_user(header: str) -> str | None:
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "basic" and value:
-        try:
-            user = base64.b64decode(value, validate=True).decode().partition(":")[0]
-        except (binascii.Error, UnicodeDecodeError):
-            raise MissingWriteKey("the Authorization header is not valid Basic auth") from None
-        if user:
-            return user
-    key = body.get("writeKey")
-    if isinstance(key, str) and key:
-        return key
-    raise MissingWriteKey("send the write key as the Basic auth user name or as `writeKey`")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode().partition(":")[0] or None
+    except (binascii.Error, UnicodeDecodeError):
+        return None  # a malformed header: fall back to the body's writeKey

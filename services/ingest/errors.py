@@ -22,3 +22,8 @@ class InvalidEvents(ApiError):
 class UnsupportedMediaType(ApiError):
     status = 415
     code = "unsupported_media_type"
+
+
+class RequestTimeout(ApiError):
+    status = 408
+    code = "request_timeout"

@@ -19,6 +19,8 @@ from shared.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
+MAX_ENTRIES = 10_000
+
 
 @dataclass
 class _Entry:
@@ -53,8 +55,15 @@ class WriteKeyCache:
                 "cannot check the write key right now", headers={"Retry-After": self._retry_after}
             ) from exc
         entry = _Entry(product, now)
-        self._entries[write_key] = entry
+        self._remember(write_key, entry)
         return self._product_of(entry)
+
+    def _remember(self, write_key: str, entry: _Entry) -> None:
+        # Oldest checked first out: a flood of made-up keys cannot grow memory without bound.
+        self._entries.pop(write_key, None)
+        self._entries[write_key] = entry
+        if len(self._entries) > MAX_ENTRIES:
+            del self._entries[next(iter(self._entries))]
 
     def _fresh_for(self, entry: _Entry) -> float:
         return self._ttl if entry.product else self._unknown_ttl

@@ -31,7 +31,7 @@ SINGLE_CALLS: tuple[CallType, ...] = ("track", "identify", "group", "page", "scr
 
 @router.post("/v1/batch", response_model=Success)
 async def batch(request: Request) -> Success:
-    body = await read_json(request, _settings(request).max_request_bytes)
+    body = await _read(request)
     items = body.get("batch")
     if not isinstance(items, list) or not items:
         raise InvalidBody("`batch` must be a non-empty list of messages", attr="batch")
@@ -41,8 +41,8 @@ async def batch(request: Request) -> Success:
 
 def _single_call_route(call: CallType) -> None:
     async def endpoint(request: Request) -> Success:
-        body = await read_json(request, _settings(request).max_request_bytes)
-        await _accept(request, body, [{**body, "type": call}], attr_prefix="")
+        body = await _read(request)
+        await _accept(request, body, [body], attr_prefix="", call=call)
         return Success()
 
     endpoint.__name__ = call
@@ -53,8 +53,17 @@ for _call in SINGLE_CALLS:
     _single_call_route(_call)
 
 
+async def _read(request: Request) -> dict[str, Any]:
+    settings = _settings(request)
+    return await read_json(request, settings.max_request_bytes, settings.body_timeout_s)
+
+
 async def _accept(
-    request: Request, body: dict[str, Any], items: list[Any], attr_prefix: str
+    request: Request,
+    body: dict[str, Any],
+    items: list[Any],
+    attr_prefix: str,
+    call: CallType | None = None,
 ) -> None:
     settings = _settings(request)
     keys: WriteKeyCache = request.app.state.write_keys
@@ -62,7 +71,7 @@ async def _accept(
 
     product = await keys.resolve(write_key_of(request, body))
     envelope = _envelope(body)
-    events, errors = _validate(items, envelope, product, settings, attr_prefix)
+    events, errors = _validate(items, envelope, product, settings, attr_prefix, call)
 
     if events:
         await publisher.publish(events)
@@ -76,15 +85,21 @@ def _validate(
     product: ProductRef,
     settings: IngestSettings,
     attr_prefix: str,
+    call: CallType | None,
 ) -> tuple[list[Event], list[dict[str, Any]]]:
+    """Validate each item (a `call` of a single-call endpoint fixes its type); the batch's
+    context counts towards every event's size, since every event carries it."""
     received_at = datetime.now(UTC)
     max_future = timedelta(seconds=settings.max_future_skew_s)
+    budget = settings.max_event_bytes - (
+        len(orjson.dumps(envelope.context)) if envelope.context else 0
+    )
     events: list[Event] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         where = f"{attr_prefix}{index}" if attr_prefix else None
         try:
-            message = _message(item, settings.max_event_bytes)
+            message = _message(item, budget, settings.max_event_bytes, call)
             events.append(to_event(message, envelope, product, received_at, max_future))
         except PayloadTooLarge as exc:
             if not attr_prefix:
@@ -112,9 +127,13 @@ def _envelope(body: dict[str, Any]) -> Envelope:
         raise InvalidBody(first["msg"].removeprefix("Value error, "), attr=attr) from None
 
 
-def _message(item: Any, max_bytes: int) -> Message:
-    if isinstance(item, dict) and len(orjson.dumps(item)) > max_bytes:
-        raise PayloadTooLarge(f"an event may be at most {max_bytes} bytes")
+def _message(item: Any, budget: int, max_bytes: int, call: CallType | None) -> Message:
+    if isinstance(item, dict) and len(orjson.dumps(item)) > budget:
+        raise PayloadTooLarge(
+            f"an event, with the batch's context, may be at most {max_bytes} bytes"
+        )
+    if call is not None and isinstance(item, dict):
+        item = {**item, "type": call}
     return Message.model_validate(item)
 
 

@@ -1,6 +1,7 @@
 """Segment's HTTP Tracking API messages, as clients send them (camelCase, loosely typed).
 
-Ids may arrive as numbers (several Segment libraries allow it) and are kept as strings.
+Ids may arrive as integers (several Segment libraries allow it) and are kept as strings; an
+empty `userId` or `anonymousId` counts as absent, as some clients send "" for "not known yet".
 Which fields a call needs follows Segment's spec: a track needs `event`, a group needs
 `groupId`, an alias needs `userId` and `previousId`, every call needs `userId` or `anonymousId`.
 """
@@ -23,7 +24,13 @@ def _id_to_str(value: Any) -> Any:
     return value
 
 
+def _empty_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
 Id = Annotated[str, BeforeValidator(_id_to_str), Field(min_length=1, max_length=MAX_ID_LENGTH)]
+# userId and anonymousId: "" means not known.
+OptionalId = Annotated[Id | None, BeforeValidator(_empty_to_none)]
 
 
 class Message(BaseModel):
@@ -31,8 +38,8 @@ class Message(BaseModel):
 
     type: CallType
     message_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    user_id: Id | None = None
-    anonymous_id: Id | None = None
+    user_id: OptionalId = None
+    anonymous_id: OptionalId = None
     event: Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)] | None = None
     name: str | None = None
     group_id: Id | None = None
@@ -57,6 +64,8 @@ class Message(BaseModel):
         group = (self.context or {}).get("groupId")
         if isinstance(group, bool) or not isinstance(group, str | int | None):
             raise ValueError("context.groupId must be a string")
+        if isinstance(group, str) and len(group) > MAX_ID_LENGTH:
+            raise ValueError(f"context.groupId may be at most {MAX_ID_LENGTH} characters")
         return self
 
     def account_hint(self) -> str | None:

@@ -14,3 +14,5 @@ class IngestSettings(KizunaSettings):
     write_key_ttl_s: float = Field(default=30.0, gt=0)
     unknown_write_key_ttl_s: float = Field(default=5.0, ge=0)
     retry_after_s: int = Field(default=5, ge=1)
+    # A client that has not sent its whole body by then gets 408, freeing the worker.
+    body_timeout_s: float = Field(default=10.0, gt=0)

@@ -240,3 +240,72 @@ async def test_a_malformed_batch_sent_at_is_named(client: httpx.AsyncClient) -> 
     response = await client.post("/v1/batch", json=body, headers=basic(WRITE_KEY))
     assert response.status_code == 400
     assert (response.json()["code"], response.json()["attr"]) == ("invalid_body", "sentAt")
+
+
+async def test_json_nested_deeper_than_32_levels_is_refused(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    nested: object = "leaf"
+    for _ in range(40):
+        nested = [nested]
+    event = make_event(properties={"deep": nested})
+    response = await client.post("/v1/batch", json={"batch": [event]}, headers=basic(WRITE_KEY))
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_body"
+    assert publisher.published == []
+
+
+async def test_the_batch_context_counts_towards_each_events_32kb(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    body = {"batch": [make_event(), make_event()], "context": {"blob": "c" * (32 * 1024)}}
+    response = await client.post("/v1/batch", json=body, headers=basic(WRITE_KEY))
+    assert response.status_code == 400
+    assert [e["code"] for e in response.json()["errors"]] == ["payload_too_large"] * 2
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize("key", ["nope/", "../../healthz", "k" * 300, "wk with space"])
+async def test_write_keys_that_cannot_be_keys_get_401(client: httpx.AsyncClient, key: str) -> None:
+    response = await client.post("/v1/track", json={**make_event(), "writeKey": key})
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_write_key"
+
+
+async def test_a_malformed_basic_header_falls_back_to_the_body_write_key(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = {"Authorization": "Basic %%%"}
+    body = {**make_event(), "writeKey": WRITE_KEY}
+    assert (await client.post("/v1/track", json=body, headers=headers)).status_code == 200
+
+
+async def test_concatenated_gzip_members_are_one_body_and_truncated_gzip_is_refused(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    whole = orjson.dumps({"batch": [make_event()]})
+    headers = {**basic(WRITE_KEY), "Content-Encoding": "gzip"}
+    two_members = gzip.compress(whole[:10]) + gzip.compress(whole[10:])
+    truncated = gzip.compress(whole)[:-6]
+    assert (await client.post("/v1/batch", content=two_members, headers=headers)).status_code == 200
+    response = await client.post("/v1/batch", content=truncated, headers=headers)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_body")
+    assert len(publisher.published) == 1
+
+
+@pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+async def test_timestamps_that_overflow_on_conversion_get_400(
+    client: httpx.AsyncClient, timestamp: str
+) -> None:
+    response = await client.post(
+        "/v1/track", json=make_event(timestamp=timestamp), headers=basic(WRITE_KEY)
+    )
+    assert response.status_code == 400
+
+
+async def test_an_empty_user_id_beside_an_anonymous_id_is_absent(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    event = make_event(userId="", anonymousId="anon-1")
+    assert (await client.post("/v1/track", json=event, headers=basic(WRITE_KEY))).status_code == 200
+    assert publisher.published[0].actor == "anon-1"
