@@ -7,10 +7,13 @@ from datetime import date, timedelta
 from services.metrics.periods import Interval, period_starts, utc_bounds
 from services.metrics.warehouse import Warehouse
 
+# Date32, not Date: Date stops at 1970 and wraps older days around. toMonday and
+# toStartOfMonth return Date, hence the arithmetic.
+DAY = "toDate32(timestamp, {tz:String})"
 BUCKETS: dict[Interval, str] = {
-    "day": "toDate(timestamp, {tz:String})",
-    "week": "toMonday(toDate(timestamp, {tz:String}))",
-    "month": "toStartOfMonth(toDate(timestamp, {tz:String}))",
+    "day": DAY,
+    "week": f"{DAY} - (toDayOfWeek({DAY}) - 1)",
+    "month": f"{DAY} - (toDayOfMonth({DAY}) - 1)",
 }
 
 # Rows of one product (and account) inside a UTC time range; {scope} adds the account filter.
@@ -89,7 +92,7 @@ class Stickiness:
 async def stickiness(warehouse: Warehouse, scope: Scope, day: date) -> Stickiness:
     """Distinct users active on `day`, in the 7 days and in the 30 days ending on it."""
     sql = (
-        "SELECT uniqExactIf(user_id, d = {day:Date}), uniqExactIf(user_id, d >= {week:Date}),"
+        "SELECT uniqExactIf(user_id, d = {day:Date32}), uniqExactIf(user_id, d >= {week:Date32}),"
         f" uniqExact(user_id) FROM (SELECT user_id, {BUCKETS['day']} AS d {scope.sql()})"
     )
     params = {

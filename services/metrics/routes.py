@@ -1,7 +1,7 @@
 """Metrics REST API (`Authorization: Bearer <api key>`)."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -18,13 +18,29 @@ from services.metrics.schemas import (
 )
 from services.metrics.warehouse import Warehouse
 from shared.errors import ApiError
+from shared.events import EARLIEST, LATEST
 
 router = APIRouter(prefix="/v1/metrics")
 
 # A series longer than this is almost surely a mistake, and costs a scan of every row.
 MAX_RANGE_DAYS = 3660
 
-Account = Annotated[str | None, Query(min_length=1, description="an account (group) id")]
+Account = Annotated[
+    str | None, Query(min_length=1, max_length=255, description="an account (group) id")
+]
+ProductSlug = Annotated[
+    str, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="a product slug")
+]
+# Days the warehouse holds events for (see shared.events.EARLIEST and LATEST).
+FIRST_DAY, LAST_DAY = EARLIEST.date() + timedelta(days=1), LATEST.date() - timedelta(days=1)
+
+
+def check_day(day: date, attr: str) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ApiError(
+            f"must be between {FIRST_DAY} and {LAST_DAY}", code="invalid_date", attr=attr
+        )
+    return day
 
 
 @dataclass(frozen=True)
@@ -39,7 +55,7 @@ class Target:
 
 async def target(
     request: Request,
-    product: str,
+    product: ProductSlug,
     account: Account = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Target:
@@ -57,6 +73,8 @@ class Range:
     interval: Interval = "day"
 
     def __post_init__(self) -> None:
+        check_day(self.start, "start")
+        check_day(self.end, "end")
         if self.end < self.start:
             raise ApiError("`end` is before `start`", code="invalid_range", attr="end")
         if (self.end - self.start).days > MAX_RANGE_DAYS:
@@ -109,6 +127,7 @@ async def stickiness(
     on: Annotated[Target, Depends(target)],
     date: date,
 ) -> StickinessRead:
+    check_day(check_day(date, "date") - timedelta(days=29), "date")  # the 30-day window too
     figures = await queries.stickiness(_warehouse(request), on.scope, date)
     return StickinessRead(
         product=on.product,

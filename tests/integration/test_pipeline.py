@@ -91,6 +91,10 @@ def test_metrics_need_a_valid_api_key(running: RunningStack) -> None:
         ({"start": "2024-01-05", "end": "2024-01-01"}, "end"),
         ({"start": "2024-01-01", "end": "2024-01-05", "interval": "year"}, "interval"),
         ({"start": "2024-02-30", "end": "2024-03-01"}, "start"),
+        ({"start": "9999-12-01", "end": "9999-12-31"}, "start"),
+        ({"start": "0001-01-01", "end": "2024-01-01"}, "start"),
+        ({"product": "", "start": "2024-01-01", "end": "2024-01-02"}, "product"),
+        ({"product": "x" * 70, "start": "2024-01-01", "end": "2024-01-02"}, "product"),
     ],
 )
 def test_bad_metric_queries_get_400_naming_the_parameter(
@@ -100,3 +104,10 @@ def test_bad_metric_queries_get_400_naming_the_parameter(
         response = api.get("/v1/metrics/active-users", params={"product": "demo", **params})
     assert response.status_code == 400
     assert response.json()["attr"] == attr
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1900-01-15", "9999-12-31"])
+def test_stickiness_outside_the_stored_days_gets_400(running: RunningStack, day: str) -> None:
+    with running.api("metrics") as api:
+        response = api.get("/v1/metrics/stickiness", params={"product": "demo", "date": day})
+    assert (response.status_code, response.json()["attr"]) == (400, "date")

@@ -94,3 +94,14 @@ async def test_stickiness_windows_are_7_and_30_days_ending_on_the_date(
     )
     assert (product.dau, product.wau, product.mau) == (2, 3, 5)
     assert (account.dau, account.wau, account.mau) == (1, 2, 4)
+
+
+async def test_days_before_1970_are_counted_on_their_own_date(warehouse: Warehouse) -> None:
+    await insert(warehouse, [make_row("prd_q5", "old", "1965-03-03T12:00:00.000Z")])
+    scope = queries.Scope("prd_q5", "UTC")
+    day = date(1965, 3, 3)
+
+    days = await queries.active_users(warehouse, scope, "day", day, day)
+    weeks = await queries.active_users(warehouse, scope, "week", day, day)
+    months = await queries.active_users(warehouse, scope, "month", day, day)
+    assert (days, weeks, months) == ([(day, 1)], [(date(1965, 3, 1), 1)], [(date(1965, 3, 1), 1)])
