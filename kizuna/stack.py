@@ -294,6 +294,11 @@ def _print_banner(stack: Stack, demo: DemoKeys) -> None:
         f"  tenant {demo.tenant}, product {demo.product}",
         f"  write key  {demo.write_key}",
         f"  api key    {demo.api_key}",
+        *(
+            [f"  (revoked: delete {settings.var_dir / 'demo-keys.json'} for new demo keys)"]
+            if demo.revoked
+            else []
+        ),
         "",
         f"  try: curl -u {demo.write_key}: {settings.url('ingest')}/v1/track "
         '-d \'{"userId": "u1", "event": "Report Exported", "context": {"groupId": "acme"}}\'',

@@ -29,6 +29,9 @@ class DemoKeys:
     product: str
     write_key: str
     api_key: str
+    # True when someone revoked a demo key: it stays revoked. Deleting the keys file makes
+    # new ones on the next start.
+    revoked: bool = False
 
 
 async def ensure_demo(settings: ContentSettings) -> DemoKeys:
@@ -42,12 +45,14 @@ async def ensure_demo(settings: ContentSettings) -> DemoKeys:
     try:
         await create_tables(engine)
         async with make_sessions(engine)() as session:
-            await _ensure_rows(Repository(session), write_key, api_key)
+            revoked = await _ensure_rows(Repository(session), write_key, api_key)
     finally:
         await engine.dispose()
 
+    if revoked:
+        log.warning("demo_keys_revoked", extra={"keys_file": settings.var_dir / KEYS_FILE})
     log.info("demo_ready", extra={"tenant": DEMO_SLUG, "product": DEMO_SLUG})
-    return DemoKeys(tenant=DEMO_SLUG, product=DEMO_SLUG, write_key=write_key, api_key=api_key)
+    return DemoKeys(DEMO_SLUG, DEMO_SLUG, write_key, api_key, revoked)
 
 
 def ensure_demo_sync(settings: ContentSettings) -> DemoKeys:
@@ -55,18 +60,20 @@ def ensure_demo_sync(settings: ContentSettings) -> DemoKeys:
     return asyncio.run(ensure_demo(settings))
 
 
-async def _ensure_rows(repo: Repository, write_key: str, api_key: str) -> None:
+async def _ensure_rows(repo: Repository, write_key: str, api_key: str) -> bool:
+    """Create what is missing; return True when a demo key was found revoked."""
     tenant = await repo.find_tenant(DEMO_SLUG)
     if tenant is None:
         tenant = await repo.create_tenant(DEMO_SLUG, "Demo")
-    await repo.ensure_api_key(tenant.id, api_key)
+    api_row = await repo.ensure_api_key(tenant.id, api_key)
 
     products = {product.slug: product for product in await repo.list_products(tenant.id)}
     product = products.get(DEMO_SLUG)
     if product is None:
         await repo.create_product(tenant.id, DEMO_SLUG, "Demo", "UTC", write_key=write_key)
-        return
-    await repo.ensure_write_key(product, write_key)
+        return api_row.revoked_at is not None
+    write_row = await repo.ensure_write_key(product, write_key)
+    return api_row.revoked_at is not None or write_row.revoked_at is not None
 
 
 def _demo_keys(settings: ContentSettings) -> tuple[str, str]:

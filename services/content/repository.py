@@ -238,7 +238,8 @@ class Repository:
         return tenant
 
     async def ensure_write_key(self, product: Product, key: str) -> WriteKey:
-        """Make `key` an active write key of `product`, adding or un-revoking it.
+        """Make sure `key` is a write key of `product`, adding it when missing. A revoked key
+        stays revoked: revoking is its owner's decision, and a restart must not undo it.
 
         Raises DemoKeyConflict when `key` belongs to another product.
         """
@@ -249,16 +250,11 @@ class Repository:
             return await self.issue_write_key(product, key)
         if row.product_id != product.id:
             raise DemoKeyConflict(f"write key {row.id} belongs to product {row.product_id}")
-        if row.revoked_at is None:
-            return row
-
-        row.revoked_at = None
-        await self.session.commit()
-        log.warning("write_key_reactivated", extra={"product_id": product.id, "key_id": row.id})
         return row
 
     async def ensure_api_key(self, tenant_id: str, key: str) -> ApiKey:
-        """Make `key` an active API key of the tenant, adding or un-revoking it.
+        """Make sure `key` is an API key of the tenant, adding it when missing; a revoked key
+        stays revoked.
 
         Raises DemoKeyConflict when `key` belongs to another tenant.
         """
@@ -268,10 +264,4 @@ class Repository:
             return (await self.issue_api_key(tenant_id, key)).row
         if row.tenant_id != tenant_id:
             raise DemoKeyConflict(f"API key {row.id} belongs to tenant {row.tenant_id}")
-        if row.revoked_at is None:
-            return row
-
-        row.revoked_at = None
-        await self.session.commit()
-        log.warning("api_key_reactivated", extra={"tenant_id": tenant_id, "key_id": row.id})
         return row

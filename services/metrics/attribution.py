@@ -1,11 +1,17 @@
 """Which account an event belongs to.
 
-A call that names a group (a group call, or `context.groupId`) belongs to that account; a call
-that names none belongs to the account its user named last, by event time. The consumer keeps
-that user → account map in memory, in partition order (one user's events share a partition),
-and fills it from the `user_accounts` table for users it has not seen since it started.
+A call that names a group (a group call, or `context.groupId`) belongs to that account. A call
+that names none belongs to the account its user had named last *at the event's time*, among
+the calls received before it: after group(acme) at 09:00 and group(globex) at 17:00, a track
+at 12:00 counts for acme, whatever order they arrived in. A group call that arrives after an
+event does not move that event.
+
+The consumer keeps each user's namings in memory, in partition order (one user's events share
+a partition), and loads them from `user_account_history` for users it has not seen since it
+started.
 """
 
+from bisect import bisect_right, insort
 from datetime import UTC
 from typing import Any
 
@@ -13,47 +19,55 @@ from services.metrics.warehouse import Warehouse
 from shared.events import utc_iso
 
 UserKey = tuple[str, str]  # (product_id, user_id)
+# (named_at as a UTC ISO string, which sorts as time does; account id), oldest first.
+Namings = list[tuple[str, str]]
 
 LOOKUP = """
-SELECT product_id, user_id, argMax(account_id, named_at), max(named_at)
-FROM user_accounts
+SELECT product_id, user_id, groupArray((named_at, account_id))
+FROM user_account_history
 WHERE (product_id, user_id) IN {keys:Array(Tuple(String, String))}
 GROUP BY product_id, user_id
 """
+
+# Sorts after every account id, so that bisect finds namings at the same millisecond too.
+_AFTER_ANY = "\U0010ffff"
 
 
 class Attribution:
     def __init__(self, warehouse: Warehouse) -> None:
         self._warehouse = warehouse
-        # user → (account, the event time it was named at, as an ISO string in UTC)
         # TODO(#3): bound this map (LRU) for products with millions of users.
-        self._last: dict[UserKey, tuple[str, str]] = {}
+        self._namings: dict[UserKey, Namings] = {}
 
     async def assign(self, rows: list[dict[str, Any]]) -> None:
         """Set `account_id` on every row, in order; reads ClickHouse for unseen users."""
         await self._load_missing(rows)
         for row in rows:
-            key = (row["product_id"], row["user_id"])
+            namings = self._namings.setdefault((row["product_id"], row["user_id"]), [])
             if row["group_id"]:
-                self._remember(key, row["group_id"], row["timestamp"])
+                naming = (row["timestamp"], row["group_id"])
+                if naming not in namings:
+                    insort(namings, naming)
             else:
-                row["account_id"] = self._last.get(key, ("", ""))[0]
-
-    def _remember(self, key: UserKey, account: str, named_at: str) -> None:
-        known = self._last.get(key)
-        if known is None or named_at >= known[1]:
-            self._last[key] = (account, named_at)
+                row["account_id"] = account_at(namings, row["timestamp"])
 
     async def _load_missing(self, rows: list[dict[str, Any]]) -> None:
         missing = {
             (row["product_id"], row["user_id"])
             for row in rows
-            if not row["group_id"] and (row["product_id"], row["user_id"]) not in self._last
+            if not row["group_id"] and (row["product_id"], row["user_id"]) not in self._namings
         }
         if not missing:
             return
         found = await self._warehouse.rows(LOOKUP, {"keys": sorted(missing)})
-        for product_id, user_id, account, named_at in found:
-            self._last[(product_id, user_id)] = (account, utc_iso(named_at.replace(tzinfo=UTC)))
-        for key in missing - {(p, u) for p, u, _, _ in found}:
-            self._last[key] = ("", "")
+        for product_id, user_id, pairs in found:
+            stored = [(utc_iso(at.replace(tzinfo=UTC)), account) for at, account in pairs]
+            self._namings[(product_id, user_id)] = sorted(stored)
+        for key in missing - {(product_id, user_id) for product_id, user_id, _ in found}:
+            self._namings[key] = []
+
+
+def account_at(namings: Namings, timestamp: str) -> str:
+    """The account named last at or before `timestamp`; "" when none was."""
+    index = bisect_right(namings, (timestamp, _AFTER_ANY))
+    return namings[index - 1][1] if index else ""

@@ -33,28 +33,28 @@ ENGINE = ReplacingMergeTree
 ORDER BY (product_id, message_id)
 """
 
-# The latest account each user named, by event time: how later events without a group are
-# attributed after a consumer restart.
-USER_ACCOUNTS = """
-CREATE TABLE IF NOT EXISTS user_accounts
+# Every account each user named, and when (event time): how the consumer attributes events
+# that name no account, also after a restart (see attribution.py).
+USER_ACCOUNT_HISTORY = """
+CREATE TABLE IF NOT EXISTS user_account_history
 (
     product_id LowCardinality(String),
     user_id String,
-    account_id String,
-    named_at DateTime64(3, 'UTC')
+    named_at DateTime64(3, 'UTC'),
+    account_id String
 )
-ENGINE = ReplacingMergeTree(named_at)
-ORDER BY (product_id, user_id)
+ENGINE = ReplacingMergeTree
+ORDER BY (product_id, user_id, named_at, account_id)
 """
 
-USER_ACCOUNTS_MV = """
-CREATE MATERIALIZED VIEW IF NOT EXISTS user_accounts_mv TO user_accounts AS
-SELECT product_id, user_id, group_id AS account_id, timestamp AS named_at
+USER_ACCOUNT_HISTORY_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_account_history_mv TO user_account_history AS
+SELECT product_id, user_id, timestamp AS named_at, group_id AS account_id
 FROM events
 WHERE group_id != '' AND user_id != ''
 """
 
-STATEMENTS = (EVENTS, USER_ACCOUNTS, USER_ACCOUNTS_MV)
+STATEMENTS = (EVENTS, USER_ACCOUNT_HISTORY, USER_ACCOUNT_HISTORY_MV)
 
 EVENT_COLUMNS = (
     "product_id",

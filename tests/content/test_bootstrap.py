@@ -91,7 +91,7 @@ async def test_keys_file_is_reused_after_the_database_is_wiped(
     await _assert_keys_work(client, after)
 
 
-async def test_revoked_demo_keys_are_reactivated(
+async def test_revoked_demo_keys_stay_revoked_across_restarts(
     settings: ContentSettings, client: httpx.AsyncClient, repo: Repository
 ) -> None:
     keys = await ensure_demo(settings)
@@ -103,9 +103,12 @@ async def test_revoked_demo_keys_are_reactivated(
     for api_key in await repo.list_api_keys(tenant.id):
         await repo.revoke_api_key(tenant.id, api_key.id)
 
-    await ensure_demo(settings)
+    again = await ensure_demo(settings)
 
-    await _assert_keys_work(client, keys)
+    assert again.revoked and (again.write_key, again.api_key) == (keys.write_key, keys.api_key)
+    lookup = await client.get(f"/internal/v1/write-keys/{keys.write_key}")
+    listing = await client.get("/v1/products", headers={"Authorization": f"Bearer {keys.api_key}"})
+    assert (lookup.status_code, listing.status_code) == (404, 401)
 
 
 async def test_ensure_demo_sync_works_from_plain_synchronous_code(

@@ -41,14 +41,39 @@ async def test_a_restarted_consumer_finds_the_last_group_in_the_warehouse(
     assert [row["account_id"] for row in rows] == ["new", ""]
 
 
-async def test_a_late_event_naming_an_older_group_does_not_move_the_user(
+async def test_an_event_goes_to_the_account_named_last_at_its_own_time(
     warehouse: Warehouse,
 ) -> None:
-    attribution = Attribution(warehouse)
     rows = [
-        make_row("prd_attr4", "u1", "2024-01-05T00:00:00.000Z", group="current"),
-        make_row("prd_attr4", "u1", "2024-01-01T00:00:00.000Z", group="former"),
-        make_row("prd_attr4", "u1", "2024-01-06T00:00:00.000Z"),
+        make_row("prd_attr4", "u1", "2024-08-20T00:00:00.000Z", group="acme-later"),
+        make_row("prd_attr4", "u1", "2024-08-01T00:00:00.000Z", group="acme-first"),
+        make_row("prd_attr4", "u1", "2024-08-10T00:00:00.000Z"),  # between the two namings
+        make_row("prd_attr4", "u1", "2024-07-05T00:00:00.000Z"),  # before any naming
+        make_row("prd_attr4", "u1", "2024-08-20T00:00:00.000Z"),  # at the same moment
+        make_row("prd_attr4", "u1", "2024-09-01T00:00:00.000Z"),
     ]
-    await attribution.assign(rows)
-    assert [row["account_id"] for row in rows] == ["current", "former", "current"]
+    await Attribution(warehouse).assign(rows)
+    assert [row["account_id"] for row in rows] == [
+        "acme-later",
+        "acme-first",
+        "acme-first",
+        "",
+        "acme-later",
+        "acme-later",
+    ]
+
+
+async def test_a_restarted_consumer_keeps_the_whole_naming_history(warehouse: Warehouse) -> None:
+    await insert(
+        warehouse,
+        [
+            make_row("prd_attr5", "u1", "2024-01-01T00:00:00.000Z", group="old"),
+            make_row("prd_attr5", "u1", "2024-03-01T00:00:00.000Z", group="new"),
+        ],
+    )
+    rows = [
+        make_row("prd_attr5", "u1", "2024-02-01T00:00:00.000Z"),
+        make_row("prd_attr5", "u1", "2024-04-01T00:00:00.000Z"),
+    ]
+    await Attribution(warehouse).assign(rows)
+    assert [row["account_id"] for row in rows] == ["old", "new"]
