@@ -8,30 +8,17 @@ writes bench/results/replay_e2e.json. Targets 127.0.0.1 only and stops by itself
 """
 
 import argparse
-import json
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from bench.common import DATA, bench_stack, write_result
 from kizuna import xuetangx
-from kizuna.stack import SERVICES, Stack, StackSettings
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "xuetangx-kddcup2015-dropout"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from kizuna.stack import Stack
 
 
 def rows_written(metrics_url: str) -> int:
@@ -51,21 +38,10 @@ def main() -> int:
     messages = events + sum(summary[c].users for c in chosen)
 
     with tempfile.TemporaryDirectory(prefix="kizuna-bench-") as tmp:
-        ports = {f"{name}_port": free_port() for name in SERVICES}
-        settings = StackSettings(var_dir=Path(tmp) / "var", broker_port=free_port(), **ports)
-        stack = Stack(settings, log_dir=Path(tmp) / "logs")
-        demo = stack.start()
-        try:
+        with bench_stack(Path(tmp) / "var") as (stack, demo):
             result = run(stack, demo.write_key, args.data, args.courses, messages)
-        finally:
-            stack.stop()
-
     result.update(courses=len(chosen), events=events, messages=messages)
-    result.update(
-        machine=f"{platform.machine()}, {_cores()} cores", at=datetime.now(UTC).isoformat()
-    )
-    out = ROOT / "bench" / "results" / "replay_e2e.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("replay_e2e", result)
     for key, value in result.items():
         print(f"{key:<28} {value}")
     return 0
@@ -91,12 +67,6 @@ def run(
         "lag_after_http_seconds": round(queryable - sent, 1),
         "events_per_second": round(messages / queryable),
     }
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":
