@@ -37,9 +37,11 @@ def main() -> int:
     events = sum(summary[c].events for c in chosen)
     messages = events + sum(summary[c].users for c in chosen)
 
-    with tempfile.TemporaryDirectory(prefix="kizuna-bench-") as tmp:
-        with bench_stack(Path(tmp) / "var") as (stack, demo):
-            result = run(stack, demo.write_key, args.data, args.courses, messages)
+    with (
+        tempfile.TemporaryDirectory(prefix="kizuna-bench-") as tmp,
+        bench_stack(Path(tmp) / "var") as (stack, demo),
+    ):
+        result = run(stack, demo.write_key, args.data, args.courses, messages)
     result.update(courses=len(chosen), events=events, messages=messages)
     write_result("replay_e2e", result)
     for key, value in result.items():
