@@ -12,7 +12,6 @@ import re
 import zlib
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
 from services.ingest.errors import (
@@ -25,14 +24,15 @@ from services.ingest.errors import (
 from shared.errors import PayloadTooLarge
 
 # Deeper JSON than this is refused: no analytics payload needs it, and parsers downstream
-# (pydantic's, orjson's) stop at a few hundred levels.
+# (msgspec's, orjson's, ClickHouse's) stop at a few hundred levels.
 MAX_DEPTH = 32
 WRITE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,200}")
 
 
-async def read_json(request: Request, max_bytes: int, timeout_s: float) -> dict[str, Any]:
-    """Return the decoded JSON object; raise PayloadTooLarge, InvalidBody, RequestTimeout (the
-    body did not arrive within `timeout_s`) or UnsupportedMediaType (an encoding but gzip)."""
+async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes:
+    """Return the body, decompressed; raise PayloadTooLarge, InvalidBody (bad gzip),
+    RequestTimeout (the body did not arrive within `timeout_s`) or UnsupportedMediaType (an
+    encoding but gzip). Decoding the JSON is the caller's: it knows the shape to expect."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
@@ -43,22 +43,13 @@ async def read_json(request: Request, max_bytes: int, timeout_s: float) -> dict[
 
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding == "gzip":
-        raw = _gunzip_capped(raw, max_bytes)
-    elif encoding not in ("", "identity"):
+        return _gunzip_capped(raw, max_bytes)
+    if encoding not in ("", "identity"):
         raise UnsupportedMediaType(f"content-encoding {encoding} is not supported; use gzip")
-
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidBody(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidBody("the body must be a JSON object")
-    if _too_deep(body, MAX_DEPTH):
-        raise InvalidBody(f"the body nests deeper than {MAX_DEPTH} levels")
-    return body
+    return raw
 
 
-def _too_deep(value: Any, limit: int) -> bool:
+def too_deep(value: Any, limit: int) -> bool:
     """True when objects and arrays nest more than `limit` levels. Iterative: no recursion."""
     pending: list[tuple[Any, int]] = [(value, 1)]
     while pending:
@@ -102,12 +93,12 @@ def _too_large(max_bytes: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"a request may carry at most {max_bytes} bytes, decompressed")
 
 
-def write_key_of(request: Request, body: dict[str, Any]) -> str:
+def write_key_of(request: Request, body_key: str | None) -> str:
     """The write key: HTTP Basic user name (empty password), else the body's `writeKey`.
 
     Raises MissingWriteKey, or InvalidWriteKey when it cannot be a key (checked before any
     lookup, so odd input never reaches the content service)."""
-    key = _basic_user(request.headers.get("authorization", "")) or body.get("writeKey")
+    key = basic_user(request) or body_key
     if not isinstance(key, str) or not key:
         raise MissingWriteKey("send the write key as the Basic auth user name or as `writeKey`")
     if not WRITE_KEY.fullmatch(key):
@@ -115,8 +106,9 @@ def write_key_of(request: Request, body: dict[str, Any]) -> str:
     return key
 
 
-def _basic_user(header: str) -> str | None:
-    scheme, _, value = header.partition(" ")
+def basic_user(request: Request) -> str | None:
+    """The user name of a Basic Authorization header; None when absent or malformed."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic" or not value:
         return None
     try:

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.ingest.schemas import Envelope, Message
+from services.ingest.schemas import Batch, Message
 from shared.events import EARLIEST, Event
 
 
@@ -49,30 +49,33 @@ def corrected_timestamp(
 
 def to_event(
     message: Message,
-    envelope: Envelope,
+    batch: Batch | None,
     product: ProductRef,
     received_at: datetime,
     max_future: timedelta,
 ) -> Event:
+    """Raises OutOfRange. `message` was checked by Message.check_required."""
     original = message.original_timestamp or message.timestamp
-    sent_at = message.sent_at or envelope.sent_at
-    context = {**(envelope.context or {}), **(message.context or {})}
+    sent_at = message.sent_at or (batch.sent_at if batch else None)
+    context = message.context
+    if batch is not None and batch.context:
+        context = {**batch.context, **(message.context or {})}
     return Event(
         tenant_id=product.tenant_id,
         product_id=product.product_id,
         message_id=message.message_id or str(uuid.uuid4()),
-        type=message.type,
+        type=message.type or "track",
+        timestamp=corrected_timestamp(received_at, original, sent_at, max_future),
+        received_at=received_at,
+        user_id=message.user_id,  # type: ignore[arg-type]  # str after Message.__post_init__
+        anonymous_id=message.anonymous_id,  # type: ignore[arg-type]
         event=message.event,
         name=message.name,
-        user_id=message.user_id,
-        anonymous_id=message.anonymous_id,
         group_id=message.account_hint(),
-        previous_id=message.previous_id,
-        timestamp=corrected_timestamp(received_at, original, sent_at, max_future),
+        previous_id=message.previous_id,  # type: ignore[arg-type]
         original_timestamp=original,
         sent_at=sent_at,
-        received_at=received_at,
-        properties=message.properties or {},
-        traits=message.traits or {},
+        properties=message.properties,
+        traits=message.traits,
         context=context,
     )

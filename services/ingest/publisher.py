@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from shared.errors import Unavailable
-from shared.events import Event
+from shared.events import Event, encode_record, record_key
 from shared.kafka import make_producer
 from shared.settings import KizunaSettings
 from shared.topics import EVENTS
@@ -73,11 +73,9 @@ class Publisher:
             raise self._unavailable("the event broker did not acknowledge in time") from exc
 
     async def _send_all(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
-        acks = [
-            await producer.send(self._topic, value=e.model_dump_json().encode(), key=e.kafka_key())
-            for e in events
-        ]
-        await asyncio.gather(*acks)
+        # One record per request: its events stay together and in order.
+        ack = await producer.send(self._topic, value=encode_record(events), key=record_key(events))
+        await ack
 
     def _unavailable(self, detail: str) -> Unavailable:
         return Unavailable(

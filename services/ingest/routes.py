@@ -1,25 +1,25 @@
 """Segment-compatible tracking endpoints.
 
-A request is read, its write key resolved, every message validated, and the valid ones produced
-to Kafka. The answer is 200 only after the broker acknowledged all of them. When some messages
-of a batch are invalid, the valid ones are still accepted (acknowledged by the broker first)
-and the 400 names each invalid one with its index; resending the whole batch is safe because
-the warehouse counts each messageId once.
+A request is read, its write key resolved, every call validated, and the valid ones produced to
+Kafka as one record. The answer is 200 only after the broker acknowledged it. When some calls of
+a batch are invalid, the valid ones are still accepted (acknowledged by the broker first) and
+the 400 names each invalid one by index; resending the whole batch is safe because the
+warehouse counts each messageId once.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
+import msgspec
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 
-from services.ingest.body import read_json, write_key_of
+from services.ingest.body import MAX_DEPTH, basic_user, read_body, too_deep, write_key_of
 from services.ingest.errors import InvalidBody, InvalidEvents
 from services.ingest.keys import WriteKeyCache
 from services.ingest.normalize import OutOfRange, ProductRef, to_event
 from services.ingest.publisher import Publisher
-from services.ingest.schemas import Envelope, Message, Success
+from services.ingest.schemas import Batch, Message, Success
 from services.ingest.settings import IngestSettings
 from shared.errors import PayloadTooLarge
 from shared.events import CallType, Event
@@ -28,21 +28,44 @@ router = APIRouter()
 
 SINGLE_CALLS: tuple[CallType, ...] = ("track", "identify", "group", "page", "screen", "alias")
 
+_decode_batch = msgspec.json.Decoder(Batch).decode
+_decode_message = msgspec.json.Decoder(Message).decode
+_write_key_only = msgspec.json.Decoder(dict[str, Any]).decode
+# msgspec says where: "Expected `str | null`, got `int` - at `$.event`"; our own checks
+# start with the field: "timestamp: must be between ...".
+_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+_FIELD = re.compile(r"^([A-Za-z][\w.]*): ")
+
 
 @router.post("/v1/batch", response_model=Success)
 async def batch(request: Request) -> Success:
-    body = await _read(request)
-    items = body.get("batch")
-    if not isinstance(items, list) or not items:
-        raise InvalidBody("`batch` must be a non-empty list of messages", attr="batch")
-    await _accept(request, body, items, attr_prefix="batch.")
+    raw = await _read(request)
+    try:
+        body = _decode_batch(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
+        detail, attr = _explain(exc)
+        raise InvalidBody(detail, attr=attr) from None
+    if body.context and too_deep(body.context, MAX_DEPTH - 1):
+        raise InvalidBody(f"the body nests deeper than {MAX_DEPTH} levels", attr="context")
+
+    product = await _product(request, write_key_of(request, body.write_key))
+    settings = _settings(request)
+    events, errors = _validate(body, product, settings)
+    if events:
+        await _publisher(request).publish(events)
+    if errors:
+        detail = f"{len(errors)} invalid event(s); {len(events)} valid event(s) were accepted"
+        raise InvalidEvents(detail, extra={"accepted": len(events), "errors": errors})
     return Success()
 
 
 def _single_call_route(call: CallType) -> None:
     async def endpoint(request: Request) -> Success:
-        body = await _read(request)
-        await _accept(request, body, [body], attr_prefix="", call=call)
+        raw = await _read(request)
+        key = write_key_of(request, _body_write_key(request, raw))
+        product = await _product(request, key)
+        event = _single(raw, call, product, _settings(request))
+        await _publisher(request).publish([event])
         return Success()
 
     endpoint.__name__ = call
@@ -53,104 +76,107 @@ for _call in SINGLE_CALLS:
     _single_call_route(_call)
 
 
-async def _read(request: Request) -> dict[str, Any]:
-    settings = _settings(request)
-    return await read_json(request, settings.max_request_bytes, settings.body_timeout_s)
-
-
-async def _accept(
-    request: Request,
-    body: dict[str, Any],
-    items: list[Any],
-    attr_prefix: str,
-    call: CallType | None = None,
-) -> None:
-    settings = _settings(request)
-    keys: WriteKeyCache = request.app.state.write_keys
-    publisher: Publisher = request.app.state.publisher
-
-    product = await keys.resolve(write_key_of(request, body))
-    envelope = _envelope(body)
-    events, errors = _validate(items, envelope, product, settings, attr_prefix, call)
-
-    if events:
-        await publisher.publish(events)
-    if errors:
-        raise _invalid(errors, accepted=len(events), attr_prefix=attr_prefix)
+def _single(raw: bytes, call: CallType, product: ProductRef, settings: IngestSettings) -> Event:
+    if len(raw) > settings.max_event_bytes:
+        raise PayloadTooLarge(f"an event may be at most {settings.max_event_bytes} bytes")
+    try:
+        message = _message(raw, call)
+        return to_event(message, None, product, datetime.now(UTC), _max_future(settings))
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError) as exc:
+        detail, attr = _explain(exc)
+        raise InvalidEvents(detail, code="invalid_event", attr=attr) from None
 
 
 def _validate(
-    items: list[Any],
-    envelope: Envelope,
-    product: ProductRef,
-    settings: IngestSettings,
-    attr_prefix: str,
-    call: CallType | None,
+    body: Batch, product: ProductRef, settings: IngestSettings
 ) -> tuple[list[Event], list[dict[str, Any]]]:
-    """Validate each item (a `call` of a single-call endpoint fixes its type); the batch's
-    context counts towards every event's size, since every event carries it."""
+    """Each call on its own; the batch's context counts towards every call's size, since every
+    event carries it."""
     received_at = datetime.now(UTC)
-    max_future = timedelta(seconds=settings.max_future_skew_s)
+    max_future = _max_future(settings)
     budget = settings.max_event_bytes - (
-        len(orjson.dumps(envelope.context)) if envelope.context else 0
+        len(msgspec.json.encode(body.context)) if body.context else 0
     )
     events: list[Event] = []
     errors: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        where = f"{attr_prefix}{index}" if attr_prefix else None
-        try:
-            message = _message(item, budget, settings.max_event_bytes, call)
-            events.append(to_event(message, envelope, product, received_at, max_future))
-        except PayloadTooLarge as exc:
-            if not attr_prefix:
-                raise
-            errors.append({"index": index, "code": exc.code, "detail": exc.detail, "attr": where})
-        except ValidationError as exc:
-            errors.append(_first_error(exc, index, where))
-        except OutOfRange as exc:
-            attr = f"{where}.timestamp" if where else "timestamp"
+    for index, raw in enumerate(body.batch):
+        where = f"batch.{index}"
+        if len(raw) > budget:
+            limit = settings.max_event_bytes
+            detail = f"an event, with the batch's context, may be at most {limit} bytes"
             errors.append(
-                {"index": index, "code": "invalid_event", "detail": str(exc), "attr": attr}
+                {"index": index, "code": "payload_too_large", "detail": detail, "attr": where}
             )
+            continue
+        try:
+            message = _message(raw, None)
+            events.append(to_event(message, body, product, received_at, max_future))
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError) as exc:
+            detail, attr = _explain(exc)
+            attr = f"{where}.{attr}" if attr else where
+            errors.append({"index": index, "code": "invalid_event", "detail": detail, "attr": attr})
     return events, errors
 
 
-def _envelope(body: dict[str, Any]) -> Envelope:
-    """The batch's own sentAt and context; raises InvalidBody when they are malformed."""
-    if "batch" not in body:
-        return Envelope()
+def _message(raw: bytes | msgspec.Raw, call: CallType | None) -> Message:
+    """Decode and check one call; raises msgspec errors or ValueError (OutOfRange too)."""
+    message = _decode_message(raw)
+    if call is not None:
+        message.type = call
+    message.check_required()
+    for part, name in (
+        (message.properties, "properties"),
+        (message.traits, "traits"),
+        (message.context, "context"),
+    ):
+        if part and too_deep(part, MAX_DEPTH - 1):
+            raise ValueError(f"{name}: nests deeper than {MAX_DEPTH} levels")
+    return message
+
+
+def _explain(exc: BaseException) -> tuple[str, str | None]:
+    """A client-facing detail and the field it is about, from a decoding or checking error."""
+    if isinstance(exc, RecursionError):
+        return f"the body nests deeper than {MAX_DEPTH} levels", None
+    if isinstance(exc, OutOfRange):
+        return str(exc), "timestamp"
+    text = str(exc)
+    if match := _PATH.search(text):
+        path = match.group(1).replace("[", ".").replace("]", "")
+        return text[: match.start()], path or None
+    if match := _FIELD.match(text):
+        return text[match.end() :], match.group(1)
+    return text, None
+
+
+def _body_write_key(request: Request, raw: bytes) -> str | None:
+    """A single call's `writeKey`, only read when Basic auth gives no key."""
+    if basic_user(request):
+        return None
     try:
-        return Envelope.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        attr = ".".join(str(part) for part in first["loc"])
-        raise InvalidBody(first["msg"].removeprefix("Value error, "), attr=attr) from None
+        key = _write_key_only(raw).get("writeKey")
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    return key if isinstance(key, str) else None
 
 
-def _message(item: Any, budget: int, max_bytes: int, call: CallType | None) -> Message:
-    if isinstance(item, dict) and len(orjson.dumps(item)) > budget:
-        raise PayloadTooLarge(
-            f"an event, with the batch's context, may be at most {max_bytes} bytes"
-        )
-    if call is not None and isinstance(item, dict):
-        item = {**item, "type": call}
-    return Message.model_validate(item)
+async def _read(request: Request) -> bytes:
+    settings = _settings(request)
+    return await read_body(request, settings.max_request_bytes, settings.body_timeout_s)
 
 
-def _first_error(exc: ValidationError, index: int, where: str | None) -> dict[str, Any]:
-    first = exc.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in first["loc"])
-    attr = ".".join(part for part in (where, field) if part) or None
-    detail = first["msg"].removeprefix("Value error, ")
-    return {"index": index, "code": "invalid_event", "detail": detail, "attr": attr}
+async def _product(request: Request, write_key: str) -> ProductRef:
+    keys: WriteKeyCache = request.app.state.write_keys
+    return await keys.resolve(write_key)
 
 
-def _invalid(errors: list[dict[str, Any]], accepted: int, attr_prefix: str) -> InvalidEvents:
-    if not attr_prefix:
-        only = errors[0]
-        return InvalidEvents(only["detail"], code="invalid_event", attr=only["attr"])
-    detail = f"{len(errors)} invalid event(s); {accepted} valid event(s) were accepted"
-    return InvalidEvents(detail, extra={"accepted": accepted, "errors": errors})
+def _publisher(request: Request) -> Publisher:
+    publisher: Publisher = request.app.state.publisher
+    return publisher
+
+
+def _max_future(settings: IngestSettings) -> timedelta:
+    return timedelta(seconds=settings.max_future_skew_s)
 
 
 def _settings(request: Request) -> IngestSettings:

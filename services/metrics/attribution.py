@@ -12,15 +12,14 @@ started.
 """
 
 from bisect import bisect_right, insort
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from services.metrics.warehouse import Warehouse
-from shared.events import utc_iso
 
 UserKey = tuple[str, str]  # (product_id, user_id)
-# (named_at as a UTC ISO string, which sorts as time does; account id), oldest first.
-Namings = list[tuple[str, str]]
+# (when it was named, in UTC; account id), oldest first.
+Namings = list[tuple[datetime, str]]
 
 LOOKUP = """
 SELECT product_id, user_id, groupArray((named_at, account_id))
@@ -61,13 +60,13 @@ class Attribution:
             return
         found = await self._warehouse.rows(LOOKUP, {"keys": sorted(missing)})
         for product_id, user_id, pairs in found:
-            stored = [(utc_iso(at.replace(tzinfo=UTC)), account) for at, account in pairs]
+            stored = [(at.replace(tzinfo=UTC), account) for at, account in pairs]
             self._namings[(product_id, user_id)] = sorted(stored)
         for key in missing - {(product_id, user_id) for product_id, user_id, _ in found}:
             self._namings[key] = []
 
 
-def account_at(namings: Namings, timestamp: str) -> str:
+def account_at(namings: Namings, timestamp: datetime) -> str:
     """The account named last at or before `timestamp`; "" when none was."""
     index = bisect_right(namings, (timestamp, _AFTER_ANY))
     return namings[index - 1][1] if index else ""

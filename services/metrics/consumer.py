@@ -1,6 +1,7 @@
 """The events consumer: Kafka → ClickHouse, in four stages.
 
-1. decode: bytes → `Event` (pydantic). A record that fails is dead-lettered, not dropped.
+1. decode: a record's bytes → its `Event`s (msgspec). A record that fails is dead-lettered
+   whole, byte for byte, not dropped.
 2. transform: `Event` → a warehouse row (pure).
 3. batch: rows gather until the batch holds `batch_max_rows` or is `batch_max_age_s` old.
 4. write: attribute rows to accounts, insert, dead-letter the bad records, and only then
@@ -16,17 +17,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
-from pydantic import ValidationError
 
 from services.metrics.attribution import Attribution
 from services.metrics.schema import EVENT_COLUMNS
 from services.metrics.settings import MetricsSettings
 from services.metrics.warehouse import Warehouse
-from shared.events import Event, utc_iso
+from shared.events import Event, as_utc, decode_record
 from shared.kafka import make_consumer, make_producer
 from shared.topics import EVENTS, EVENTS_DLQ
 
@@ -51,8 +52,8 @@ class Batch:
 
     def add(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
-            self.rows.append(to_row(decode(record.value)))
-        except (ValidationError, ValueError) as exc:
+            self.rows.extend(to_row(event) for event in decode(record.value))
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError) as exc:
             self.dead.append(DeadLetter(record.key, record.value, _reason(exc)))
         self.next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
@@ -63,45 +64,39 @@ class Batch:
         return time.monotonic() - self.opened_at
 
 
-def decode(value: bytes | None) -> Event:
-    if value is None:
+def decode(value: bytes | None) -> list[Event]:
+    if not value:
         raise ValueError("empty record")
-    return Event.model_validate_json(value)
+    return decode_record(value)
 
 
 def to_row(event: Event) -> Row:
+    """Columns of `events`. ClickHouse reads the JSON objects into String columns and nulls
+    as the column's default; orjson writes the datetimes."""
     return {
         "product_id": event.product_id,
         "message_id": event.message_id,
         "tenant_id": event.tenant_id,
         "type": event.type,
-        "event": event.event or "",
-        "name": event.name or "",
-        "user_id": event.actor,
-        "anonymous_id": event.anonymous_id or "",
-        "group_id": event.group_id or "",
-        "account_id": event.group_id or "",
-        "previous_id": event.previous_id or "",
-        "timestamp": utc_iso(event.timestamp),
-        "original_timestamp": _iso_or_none(event.original_timestamp),
-        "sent_at": _iso_or_none(event.sent_at),
-        "received_at": utc_iso(event.received_at),
-        "properties": orjson.dumps(event.properties).decode(),
-        "traits": orjson.dumps(event.traits).decode(),
-        "context": orjson.dumps(event.context).decode(),
+        "event": event.event,
+        "name": event.name,
+        "user_id": event.user_id or event.anonymous_id,
+        "anonymous_id": event.anonymous_id,
+        "group_id": event.group_id,
+        "account_id": event.group_id,
+        "previous_id": event.previous_id,
+        "timestamp": as_utc(event.timestamp),
+        "original_timestamp": event.original_timestamp,
+        "sent_at": event.sent_at,
+        "received_at": event.received_at,
+        "properties": event.properties,
+        "traits": event.traits,
+        "context": event.context,
     }
 
 
-def _iso_or_none(moment: Any) -> str | None:
-    return None if moment is None else utc_iso(moment)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return f"{where}: {first['msg']}" if where else str(first["msg"])
-    return str(exc)
+def _reason(exc: BaseException) -> str:
+    return str(exc)[:500] or type(exc).__name__
 
 
 async def insert_isolating_refused(warehouse: Warehouse, rows: list[Row]) -> list[DeadLetter]:

@@ -4,7 +4,7 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
-from services.ingest.body import read_json
+from services.ingest.body import read_body
 from services.ingest.errors import RequestTimeout
 
 
@@ -26,4 +26,4 @@ def stalling_request(first_chunk: bytes) -> Request:
 
 async def test_a_body_that_stops_arriving_gets_408_not_a_hung_worker() -> None:
     with pytest.raises(RequestTimeout):
-        await read_json(stalling_request(b'{"userId": '), max_bytes=1000, timeout_s=0.2)
+        await read_body(stalling_request(b'{"userId": '), max_bytes=1000, timeout_s=0.2)

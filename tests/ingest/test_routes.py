@@ -164,8 +164,8 @@ async def test_invalid_events_are_named_and_valid_ones_of_the_batch_accepted(
     assert body["code"] == "invalid_events"
     assert body["accepted"] == 2
     assert [(e["index"], e["attr"]) for e in body["errors"]] == [
-        (1, "batch.1"),
-        (2, "batch.2"),
+        (1, "batch.1.event"),
+        (2, "batch.2.userId"),
         (3, "batch.3.type"),
         (4, "batch.4.timestamp"),
     ]
@@ -248,11 +248,15 @@ async def test_json_nested_deeper_than_32_levels_is_refused(
     nested: object = "leaf"
     for _ in range(40):
         nested = [nested]
-    event = make_event(properties={"deep": nested})
-    response = await client.post("/v1/batch", json={"batch": [event]}, headers=basic(WRITE_KEY))
+    events = [make_event(properties={"deep": nested}), make_event()]
+    response = await client.post("/v1/batch", json={"batch": events}, headers=basic(WRITE_KEY))
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid_body"
-    assert publisher.published == []
+    assert response.json()["errors"][0]["attr"] == "batch.0.properties"
+    assert len(publisher.published) == 1
+
+    deep_context = {"batch": [make_event()], "context": {"deep": nested}}
+    response = await client.post("/v1/batch", json=deep_context, headers=basic(WRITE_KEY))
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_body")
 
 
 async def test_the_batch_context_counts_towards_each_events_32kb(
@@ -309,3 +313,11 @@ async def test_an_empty_user_id_beside_an_anonymous_id_is_absent(
     event = make_event(userId="", anonymousId="anon-1")
     assert (await client.post("/v1/track", json=event, headers=basic(WRITE_KEY))).status_code == 200
     assert publisher.published[0].actor == "anon-1"
+
+
+async def test_pathologically_deep_json_gets_400_not_a_crash(client: httpx.AsyncClient) -> None:
+    depth = 100_000
+    body = b'{"batch": [{"type": "track", "event": "e", "userId": "u", "properties": {"a": '
+    body += b"[" * depth + b"]" * depth + b"}}]}"
+    response = await client.post("/v1/batch", content=body, headers=basic(WRITE_KEY))
+    assert response.status_code == 400

@@ -1,5 +1,6 @@
 """Rows for the `events` table, written straight to a test warehouse."""
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,8 +19,8 @@ def make_row(product: str, user: str, ts: str, group: str = "", **overrides: Any
         user_id=user,
         group_id=group,
         account_id=group,
-        timestamp=ts,
-        received_at=ts,
+        timestamp=datetime.fromisoformat(ts),
+        received_at=datetime.fromisoformat(ts),
         original_timestamp=None,
         sent_at=None,
         properties="{}",
