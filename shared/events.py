@@ -56,6 +56,8 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
     properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
+    # The product's timezone when the event was accepted: the calendar its day is counted in.
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         if not (self.tenant_id and self.product_id and self.message_id):

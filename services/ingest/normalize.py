@@ -78,4 +78,5 @@ def to_event(
         properties=message.properties,
         traits=message.traits,
         context=context,
+        timezone=product.timezone,
     )

@@ -12,10 +12,14 @@ Anything unexpected propagates and stops the consumer; the service then exits an
 supervisor restarts it.
 """
 
+import functools
 import logging
+import re
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import orjson
@@ -73,7 +77,9 @@ def decode(value: bytes | None) -> list[Event]:
 def to_row(event: Event) -> Row:
     """Columns of `events`. ClickHouse reads the JSON objects into String columns and nulls
     as the column's default; orjson writes the datetimes."""
+    timestamp = as_utc(event.timestamp)
     return {
+        "day": local_day(timestamp, event.timezone),
         "product_id": event.product_id,
         "message_id": event.message_id,
         "tenant_id": event.tenant_id,
@@ -85,7 +91,7 @@ def to_row(event: Event) -> Row:
         "group_id": event.group_id,
         "account_id": event.group_id,
         "previous_id": event.previous_id,
-        "timestamp": as_utc(event.timestamp),
+        "timestamp": timestamp,
         "original_timestamp": event.original_timestamp,
         "sent_at": event.sent_at,
         "received_at": event.received_at,
@@ -93,6 +99,21 @@ def to_row(event: Event) -> Row:
         "traits": event.traits,
         "context": event.context,
     }
+
+
+def local_day(moment: datetime, timezone: str) -> date:
+    """The calendar day of `moment` (UTC) in `timezone`; raises ValueError for an unknown zone."""
+    if timezone == "UTC":
+        return moment.date()
+    return moment.astimezone(_zone(timezone)).date()
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r}") from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -110,7 +131,7 @@ async def insert_isolating_refused(warehouse: Warehouse, rows: list[Row]) -> lis
         await warehouse.insert_json_rows("events", EVENT_COLUMNS, block)
         return []
     except DatabaseError as exc:
-        if isinstance(exc, OperationalError):
+        if isinstance(exc, OperationalError) or not _refused_data(exc):
             raise
         if len(rows) == 1:
             key = f"{rows[0]['product_id']}:{rows[0]['user_id']}".encode()
@@ -118,6 +139,16 @@ async def insert_isolating_refused(warehouse: Warehouse, rows: list[Row]) -> lis
     middle = len(rows) // 2
     left = await insert_isolating_refused(warehouse, rows[:middle])
     return left + await insert_isolating_refused(warehouse, rows[middle:])
+
+
+# ClickHouse error codes that mean "this data cannot be stored" rather than "something is
+# wrong with the warehouse" (a missing column, say, which must stop the consumer instead).
+DATA_ERRORS = frozenset({6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 349})
+
+
+def _refused_data(exc: DatabaseError) -> bool:
+    match = re.search(r"Code: (\d+)", str(exc))
+    return match is not None and int(match.group(1)) in DATA_ERRORS
 
 
 class EventsConsumer:

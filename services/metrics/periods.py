@@ -1,8 +1,7 @@
-"""Calendar arithmetic for metrics: periods in a product's timezone, and their UTC bounds. Pure."""
+"""Calendar arithmetic for metrics: the periods a series lists. Pure."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 Interval = Literal["day", "week", "month"]
 
@@ -32,15 +31,3 @@ def _next(current: date, interval: Interval) -> date:
     if interval == "month":
         return (current.replace(day=28) + timedelta(days=4)).replace(day=1)
     return current + timedelta(days=1)
-
-
-def utc_bounds(start: date, end: date, timezone: str) -> tuple[str, str]:
-    """[start 00:00, end + 1 day 00:00) in `timezone`, as UTC strings ClickHouse parses."""
-    zone = ZoneInfo(timezone)
-    low = datetime.combine(start, time(), zone).astimezone(UTC)
-    high = datetime.combine(end + timedelta(days=1), time(), zone).astimezone(UTC)
-    return _ch(low), _ch(high)
-
-
-def _ch(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

@@ -1,30 +1,22 @@
-"""The SQL behind the metrics API. Every figure counts distinct users of `events` read with FINAL,
-so a message delivered twice is one row; days are calendar days in the product's timezone."""
+"""The SQL behind the metrics API.
+
+Active users and stickiness merge the per-day user sets of `daily_active_users` (per account)
+or `daily_active_users_product` (whole product); event counts read `events` with FINAL. Days are
+calendar days in the product's timezone, stored with each row (see schema.py).
+"""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from services.metrics.periods import Interval, period_starts, utc_bounds
+from services.metrics.periods import Interval, period_starts
 from services.metrics.warehouse import Warehouse
 
-# Date32, not Date: Date stops at 1970 and wraps older days around. toMonday and
-# toStartOfMonth return Date, hence the arithmetic.
-DAY = "toDate32(timestamp, {tz:String})"
+# Date32 arithmetic: toMonday and toStartOfMonth would return Date, which stops at 1970.
 BUCKETS: dict[Interval, str] = {
-    "day": DAY,
-    "week": f"{DAY} - (toDayOfWeek({DAY}) - 1)",
-    "month": f"{DAY} - (toDayOfMonth({DAY}) - 1)",
+    "day": "day",
+    "week": "day - (toDayOfWeek(day) - 1)",
+    "month": "day - (toDayOfMonth(day) - 1)",
 }
-
-# Rows of one product (and account) inside a UTC time range; {scope} adds the account filter.
-SCOPE = """
-FROM events FINAL
-WHERE product_id = {product:String}
-  AND timestamp >= toDateTime64({low:String}, 3, 'UTC')
-  AND timestamp < toDateTime64({high:String}, 3, 'UTC')
-  AND user_id != ''
-"""
-ACCOUNT_FILTER = "  AND account_id = {account:String}\n"
 
 
 @dataclass(frozen=True)
@@ -33,12 +25,20 @@ class Scope:
     timezone: str
     account: str | None = None
 
-    def sql(self) -> str:
-        return SCOPE + (ACCOUNT_FILTER if self.account is not None else "")
+    def users_table(self) -> str:
+        return "daily_active_users_product" if self.account is None else "daily_active_users"
+
+    def where(self) -> str:
+        """Rows of this product (and account) from {start} to {end}, both included."""
+        account = "" if self.account is None else " AND account_id = {account:String}"
+        return (
+            "product_id = {product:String}"
+            + account
+            + " AND day >= {start:Date32} AND day <= {end:Date32}"
+        )
 
     def parameters(self, start: date, end: date) -> dict[str, str]:
-        low, high = utc_bounds(start, end, self.timezone)
-        params = {"product": self.product_id, "tz": self.timezone, "low": low, "high": high}
+        params = {"product": self.product_id, "start": start.isoformat(), "end": end.isoformat()}
         if self.account is not None:
             params["account"] = self.account
         return params
@@ -49,7 +49,12 @@ async def active_users(
 ) -> list[tuple[date, int]]:
     """Distinct active users per period over [start, end], zero periods included. The first and
     last periods count only the days inside [start, end]."""
-    return await _series(warehouse, "uniqExact(user_id)", "", scope, interval, start, end, {})
+    sql = (
+        f"SELECT {BUCKETS[interval]} AS period, uniqExactMerge(users)"
+        f" FROM {scope.users_table()} WHERE {scope.where()} GROUP BY period"
+    )
+    counts = dict(await warehouse.rows(sql, scope.parameters(start, end)))
+    return _series(counts, start, end, interval)
 
 
 async def tracked_events(
@@ -61,24 +66,19 @@ async def tracked_events(
     event: str | None,
 ) -> list[tuple[date, int]]:
     """Track calls per period (of one event name, when given), each message counted once."""
-    condition = " AND type = 'track'" + (" AND event = {event:String}" if event else "")
-    extra = {"event": event} if event else {}
-    return await _series(warehouse, "count()", condition, scope, interval, start, end, extra)
+    name = " AND event = {event:String}" if event else ""
+    sql = (
+        f"SELECT {BUCKETS[interval]} AS period, count() FROM events FINAL"
+        f" WHERE {scope.where()} AND type = 'track'{name} GROUP BY period"
+    )
+    params = {**scope.parameters(start, end), **({"event": event} if event else {})}
+    counts = dict(await warehouse.rows(sql, params))
+    return _series(counts, start, end, interval)
 
 
-async def _series(
-    warehouse: Warehouse,
-    aggregate: str,
-    condition: str,
-    scope: Scope,
-    interval: Interval,
-    start: date,
-    end: date,
-    extra: dict[str, str],
+def _series(
+    counts: dict[date, int], start: date, end: date, interval: Interval
 ) -> list[tuple[date, int]]:
-    bucket = BUCKETS[interval]
-    sql = f"SELECT {bucket} AS period, {aggregate} {scope.sql()}{condition} GROUP BY period"
-    counts = dict(await warehouse.rows(sql, {**scope.parameters(start, end), **extra}))
     return [(period, int(counts.get(period, 0))) for period in period_starts(start, end, interval)]
 
 
@@ -92,12 +92,12 @@ class Stickiness:
 async def stickiness(warehouse: Warehouse, scope: Scope, day: date) -> Stickiness:
     """Distinct users active on `day`, in the 7 days and in the 30 days ending on it."""
     sql = (
-        "SELECT uniqExactIf(user_id, d = {day:Date32}), uniqExactIf(user_id, d >= {week:Date32}),"
-        f" uniqExact(user_id) FROM (SELECT user_id, {BUCKETS['day']} AS d {scope.sql()})"
+        "SELECT uniqExactMergeIf(users, day = {end:Date32}),"
+        " uniqExactMergeIf(users, day >= {week:Date32}), uniqExactMerge(users)"
+        f" FROM {scope.users_table()} WHERE {scope.where()}"
     )
     params = {
         **scope.parameters(day - timedelta(days=29), day),
-        "day": day.isoformat(),
         "week": (day - timedelta(days=6)).isoformat(),
     }
     [(dau, wau, mau)] = await warehouse.rows(sql, params)

@@ -1,8 +1,14 @@
 """ClickHouse tables of the metrics service.
 
-`events` holds every accepted call once per (product_id, message_id): ReplacingMergeTree keeps
-one row per key after merges, and queries that count rows read it with FINAL, so a replayed or
-redelivered message counts once.
+`events` holds every accepted call once per (product_id, day, message_id): ReplacingMergeTree
+keeps one row per key after merges, and queries that count rows read it with FINAL, so a
+replayed or redelivered message counts once. `day` is the event's calendar day in the product's
+timezone at the time it was accepted; sorting by it makes a date range one slice of the table.
+
+`daily_active_users` and `daily_active_users_product` keep, per account (and per product) and
+day, the set of active users as a uniqExact state, filled by materialized views as rows are
+inserted: active users and stickiness merge at most a few hundred states instead of scanning
+events. A duplicate row adds a user who is already in the set, so they too count it once.
 """
 
 # TODO(#7): versioned migrations applied at start-up, the same for chDB and a server.
@@ -10,6 +16,7 @@ EVENTS = """
 CREATE TABLE IF NOT EXISTS events
 (
     product_id LowCardinality(String),
+    day Date32 COMMENT 'the calendar day of timestamp in the product''s timezone',
     message_id String,
     tenant_id LowCardinality(String),
     type LowCardinality(String),
@@ -30,7 +37,7 @@ CREATE TABLE IF NOT EXISTS events
     inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (product_id, message_id)
+ORDER BY (product_id, day, message_id)
 """
 
 # Every account each user named, and when (event time): how the consumer attributes events
@@ -54,10 +61,62 @@ FROM events
 WHERE group_id != '' AND user_id != ''
 """
 
-STATEMENTS = (EVENTS, USER_ACCOUNT_HISTORY, USER_ACCOUNT_HISTORY_MV)
+DAILY_ACTIVE_USERS = """
+CREATE TABLE IF NOT EXISTS daily_active_users
+(
+    product_id LowCardinality(String),
+    account_id String,
+    day Date32,
+    users AggregateFunction(uniqExact, String)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (product_id, account_id, day)
+"""
+
+DAILY_ACTIVE_USERS_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS daily_active_users_mv TO daily_active_users AS
+SELECT product_id, account_id, day, uniqExactState(user_id) AS users
+FROM events
+WHERE user_id != ''
+GROUP BY product_id, account_id, day
+"""
+
+DAILY_ACTIVE_USERS_PRODUCT = """
+CREATE TABLE IF NOT EXISTS daily_active_users_product
+(
+    product_id LowCardinality(String),
+    day Date32,
+    users AggregateFunction(uniqExact, String)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (product_id, day)
+"""
+
+DAILY_ACTIVE_USERS_PRODUCT_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS daily_active_users_product_mv
+TO daily_active_users_product AS
+SELECT product_id, day, uniqExactState(user_id) AS users
+FROM events
+WHERE user_id != ''
+GROUP BY product_id, day
+"""
+
+STATEMENTS = (
+    EVENTS,
+    USER_ACCOUNT_HISTORY,
+    USER_ACCOUNT_HISTORY_MV,
+    DAILY_ACTIVE_USERS,
+    DAILY_ACTIVE_USERS_MV,
+    DAILY_ACTIVE_USERS_PRODUCT,
+    DAILY_ACTIVE_USERS_PRODUCT_MV,
+)
+
+# Written before versioned migrations existed; a warehouse without it predates this schema.
+REQUIRED_COLUMN = ("events", "day")
 
 EVENT_COLUMNS = (
     "product_id",
+    "day",
     "message_id",
     "tenant_id",
     "type",

@@ -29,6 +29,15 @@ class Warehouse:
         self._client = await self._run(clickhouse_connect.get_client, dsn=self._dsn)
         for statement in schema.STATEMENTS:
             await self.command(statement)
+        table, column = schema.REQUIRED_COLUMN
+        found = await self.rows(
+            "SELECT count() FROM system.columns WHERE database = currentDatabase()"
+            " AND table = {table:String} AND name = {column:String}",
+            {"table": table, "column": column},
+        )
+        if found[0][0] == 0:
+            # TODO(#7): migrate instead of refusing.
+            raise RuntimeError(f"the warehouse at {self._dsn} has an older schema: remove it")
         log.info("warehouse_opened", extra={"backend": self._dsn.split(":", 1)[0]})
 
     async def close(self) -> None:

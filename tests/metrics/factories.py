@@ -5,11 +5,14 @@ from typing import Any
 
 import orjson
 
+from services.metrics.consumer import local_day
 from services.metrics.schema import EVENT_COLUMNS
 from services.metrics.warehouse import Warehouse
 
 
-def make_row(product: str, user: str, ts: str, group: str = "", **overrides: Any) -> dict[str, Any]:
+def make_row(
+    product: str, user: str, ts: str, group: str = "", tz: str = "UTC", **overrides: Any
+) -> dict[str, Any]:
     row = {column: "" for column in EVENT_COLUMNS}
     row.update(
         product_id=product,
@@ -20,6 +23,7 @@ def make_row(product: str, user: str, ts: str, group: str = "", **overrides: Any
         group_id=group,
         account_id=group,
         timestamp=datetime.fromisoformat(ts),
+        day=local_day(datetime.fromisoformat(ts), tz),
         received_at=datetime.fromisoformat(ts),
         original_timestamp=None,
         sent_at=None,

@@ -109,3 +109,28 @@ async def test_rows_the_warehouse_refuses_are_isolated_and_the_rest_written(
         "SELECT user_id FROM events FINAL WHERE product_id = 'prd_refused' ORDER BY user_id"
     )
     assert [user for (user,) in written] == ["u0", "u1", "u3", "u4", "u6"]
+
+
+@pytest.mark.parametrize(
+    ("moment", "timezone", "day"),
+    [
+        ("2024-01-01T14:59:59+00:00", "Asia/Tokyo", "2024-01-01"),
+        ("2024-01-01T15:00:00+00:00", "Asia/Tokyo", "2024-01-02"),
+        ("2024-03-30T22:59:59+00:00", "Europe/Berlin", "2024-03-30"),
+        ("2024-03-30T23:00:00+00:00", "Europe/Berlin", "2024-03-31"),
+        ("2024-03-31T21:59:59+00:00", "Europe/Berlin", "2024-03-31"),
+        ("2024-03-31T22:00:00+00:00", "Europe/Berlin", "2024-04-01"),
+        ("1965-03-03T12:00:00+00:00", "UTC", "1965-03-03"),
+    ],
+)
+def test_a_rows_day_is_its_calendar_day_in_the_products_timezone(
+    moment: str, timezone: str, day: str
+) -> None:
+    row = to_row(make_event(timestamp=datetime.fromisoformat(moment), timezone=timezone))
+    assert row["day"].isoformat() == day
+
+
+def test_an_event_in_an_unknown_timezone_is_dead_lettered() -> None:
+    batch = Batch()
+    batch.add(make_record(encode_record([make_event(timezone="Mars/Olympus")])))
+    assert (len(batch.rows), len(batch.dead)) == (0, 1)

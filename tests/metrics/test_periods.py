@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from services.metrics.periods import Interval, period_starts, utc_bounds
+from services.metrics.periods import Interval, period_starts
 
 
 @pytest.mark.parametrize(
@@ -18,18 +18,3 @@ def test_periods_cover_the_range_including_partial_ones(
     interval: Interval, start: date, end: date, expected: list[str]
 ) -> None:
     assert [p.isoformat() for p in period_starts(start, end, interval)] == expected
-
-
-def test_tokyo_days_start_at_15_utc_the_day_before() -> None:
-    assert utc_bounds(date(2024, 1, 1), date(2024, 1, 1), "Asia/Tokyo") == (
-        "2023-12-31 15:00:00.000",
-        "2024-01-01 15:00:00.000",
-    )
-
-
-def test_berlin_dst_day_is_23_hours() -> None:
-    # Clocks go forward on 31 March 2024: the day runs 23:00 UTC → 22:00 UTC.
-    assert utc_bounds(date(2024, 3, 31), date(2024, 3, 31), "Europe/Berlin") == (
-        "2024-03-30 23:00:00.000",
-        "2024-03-31 22:00:00.000",
-    )

@@ -42,7 +42,8 @@ async def test_berlin_days_follow_the_dst_change(warehouse: Warehouse) -> None:
         "c": "2024-03-31T21:59:59.999Z",  # 31st, 23:59:59 CEST
         "d": "2024-03-31T22:00:00.000Z",  # 1 April, 00:00 CEST
     }
-    await insert(warehouse, [make_row("prd_q2", user, ts) for user, ts in stamps.items()])
+    rows = [make_row("prd_q2", user, ts, tz="Europe/Berlin") for user, ts in stamps.items()]
+    await insert(warehouse, rows)
     scope = queries.Scope("prd_q2", "Europe/Berlin")
 
     series = await queries.active_users(
