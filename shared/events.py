@@ -64,9 +64,12 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("tenant_id, product_id and message_id must not be empty")
         if not (self.user_id or self.anonymous_id):
             raise ValueError("user_id or anonymous_id is required")
+        # The hot path of the consumer: compare aware datetimes as they are, convert no more.
         for moment in (self.timestamp, self.received_at, self.original_timestamp, self.sent_at):
-            if moment is not None:
-                storable(moment)
+            if moment is not None and not (
+                moment.tzinfo is not None and EARLIEST <= moment <= LATEST
+            ):
+                storable(moment)  # raises unless a naive time in range
 
     @property
     def actor(self) -> str:

@@ -6,12 +6,13 @@ the calls received before it: after group(acme) at 09:00 and group(globex) at 17
 at 12:00 counts for acme, whatever order they arrived in. A group call that arrives after an
 event does not move that event.
 
-The consumer keeps each user's namings in memory, in partition order (one user's events share
-a partition), and loads them from `user_account_history` for users it has not seen since it
-started.
+The consumer keeps, per user, only the moments the account changed (a track that names the
+account the user already had at that time changes nothing), in memory in partition order (one
+user's events share a partition). It writes new change points to `user_account_history` and
+reads them back for users it has not seen since it started.
 """
 
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,23 +39,33 @@ class Attribution:
         # TODO(#3): bound this map (LRU) for products with millions of users.
         self._namings: dict[UserKey, Namings] = {}
 
-    async def assign(self, rows: list[dict[str, Any]]) -> None:
-        """Set `account_id` on every row, in order; reads ClickHouse for unseen users."""
+    async def assign(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Set `account_id` on every row, in order; reads ClickHouse for unseen users. Returns
+        the new change points, as `user_account_history` rows, for the caller to write."""
         await self._load_missing(rows)
+        changes = []
         for row in rows:
             namings = self._namings.setdefault((row["product_id"], row["user_id"]), [])
-            if row["group_id"]:
-                naming = (row["timestamp"], row["group_id"])
-                if naming not in namings:
-                    insort(namings, naming)
-            else:
+            if not row["group_id"]:
                 row["account_id"] = account_at(namings, row["timestamp"])
+            elif add_naming(namings, row["timestamp"], row["group_id"]):
+                changes.append(
+                    {
+                        "product_id": row["product_id"],
+                        "user_id": row["user_id"],
+                        "named_at": row["timestamp"],
+                        "account_id": row["group_id"],
+                    }
+                )
+        return changes
 
     async def _load_missing(self, rows: list[dict[str, Any]]) -> None:
+        # Users who name a group need their history too: a later event of theirs may fall
+        # before this naming, and a naming that changes nothing must not be written again.
         missing = {
             (row["product_id"], row["user_id"])
             for row in rows
-            if not row["group_id"] and (row["product_id"], row["user_id"]) not in self._namings
+            if (row["product_id"], row["user_id"]) not in self._namings
         }
         if not missing:
             return
@@ -64,6 +75,17 @@ class Attribution:
             self._namings[(product_id, user_id)] = sorted(stored)
         for key in missing - {(product_id, user_id) for product_id, user_id, _ in found}:
             self._namings[key] = []
+
+
+def add_naming(namings: Namings, timestamp: datetime, account: str) -> bool:
+    """Record that the user named `account` at `timestamp`; False when that changed nothing."""
+    index = bisect_right(namings, (timestamp, _AFTER_ANY))
+    if index and namings[index - 1][1] == account:
+        return False
+    namings.insert(index, (timestamp, account))
+    if index + 1 < len(namings) and namings[index + 1][1] == account:
+        del namings[index + 1]  # the next change point now changes nothing
+    return True
 
 
 def account_at(namings: Namings, timestamp: datetime) -> str:

@@ -22,13 +22,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from services.metrics.attribution import Attribution
-from services.metrics.schema import EVENT_COLUMNS
+from services.metrics.schema import EVENT_COLUMNS, HISTORY_COLUMNS
 from services.metrics.settings import MetricsSettings
 from services.metrics.warehouse import Warehouse
 from shared.events import Event, as_utc, decode_record
@@ -76,7 +75,7 @@ def decode(value: bytes | None) -> list[Event]:
 
 def to_row(event: Event) -> Row:
     """Columns of `events`. ClickHouse reads the JSON objects into String columns and nulls
-    as the column's default; orjson writes the datetimes."""
+    as the column's default; msgspec writes the datetimes."""
     timestamp = as_utc(event.timestamp)
     return {
         "day": local_day(timestamp, event.timezone),
@@ -116,6 +115,14 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown timezone {name!r}") from None
 
 
+_encoder = msgspec.json.Encoder()
+
+
+def _lines(rows: list[Row]) -> bytes:
+    """Newline-delimited JSON for ClickHouse's JSONEachRow."""
+    return _encoder.encode_lines(rows)
+
+
 def _reason(exc: BaseException) -> str:
     return str(exc)[:500] or type(exc).__name__
 
@@ -126,7 +133,7 @@ async def insert_isolating_refused(warehouse: Warehouse, rows: list[Row]) -> lis
 
     Raises the driver's OperationalError (ClickHouse unreachable) and any other failure.
     """
-    block = b"\n".join(orjson.dumps(row) for row in rows)
+    block = _lines(rows)
     try:
         await warehouse.insert_json_rows("events", EVENT_COLUMNS, block)
         return []
@@ -192,8 +199,12 @@ class EventsConsumer:
     async def _flush(self, batch: Batch) -> None:
         started = time.monotonic()
         if batch.rows:
-            await self._attribution.assign(batch.rows)
+            changes = await self._attribution.assign(batch.rows)
             batch.dead += await insert_isolating_refused(self._warehouse, batch.rows)
+            if changes:
+                await self._warehouse.insert_json_rows(
+                    "user_account_history", HISTORY_COLUMNS, _lines(changes)
+                )
         if batch.dead:
             await self._dead_letter(batch.dead)
         try:

@@ -40,8 +40,8 @@ ENGINE = ReplacingMergeTree
 ORDER BY (product_id, day, message_id)
 """
 
-# Every account each user named, and when (event time): how the consumer attributes events
-# that name no account, also after a restart (see attribution.py).
+# When each user's account changed (event time), written by the consumer: how it attributes
+# events that name no account, also after a restart (see attribution.py).
 USER_ACCOUNT_HISTORY = """
 CREATE TABLE IF NOT EXISTS user_account_history
 (
@@ -52,13 +52,6 @@ CREATE TABLE IF NOT EXISTS user_account_history
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (product_id, user_id, named_at, account_id)
-"""
-
-USER_ACCOUNT_HISTORY_MV = """
-CREATE MATERIALIZED VIEW IF NOT EXISTS user_account_history_mv TO user_account_history AS
-SELECT product_id, user_id, timestamp AS named_at, group_id AS account_id
-FROM events
-WHERE group_id != '' AND user_id != ''
 """
 
 DAILY_ACTIVE_USERS = """
@@ -104,7 +97,6 @@ GROUP BY product_id, day
 STATEMENTS = (
     EVENTS,
     USER_ACCOUNT_HISTORY,
-    USER_ACCOUNT_HISTORY_MV,
     DAILY_ACTIVE_USERS,
     DAILY_ACTIVE_USERS_MV,
     DAILY_ACTIVE_USERS_PRODUCT,
@@ -113,6 +105,8 @@ STATEMENTS = (
 
 # Written before versioned migrations existed; a warehouse without it predates this schema.
 REQUIRED_COLUMN = ("events", "day")
+
+HISTORY_COLUMNS = ("product_id", "user_id", "named_at", "account_id")
 
 EVENT_COLUMNS = (
     "product_id",
