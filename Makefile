@@ -36,5 +36,23 @@ unit: $(VENV)/.installed-dev
 demo: $(VENV)/.installed-run
 	$(BIN)/kizuna replay xuetangx $(DATA)
 
+# Benchmarks, written up in docs/benchmarks.md; matplotlib draws its plots.
+.PHONY: bench-queries bench-report
+$(VENV)/.installed-bench: $(VENV)/.installed-run
+	$(BIN)/pip install --quiet matplotlib
+	touch $@
+
+bench-queries: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.queries
+
+# wrk drives the peak load: a Python client cannot saturate a uvicorn worker.
+.PHONY: bench-ingest
+bench-ingest: $(VENV)/.installed-run
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.ingest
+
+bench-report: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.report
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
