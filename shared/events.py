@@ -1,15 +1,21 @@
-"""The events topic's record: what ingest produces and the metrics consumer reads.
+"""The events topic's record: what ingest produces and the metrics consumer writes.
 
 One record per accepted request: a JSON array of `Event` objects, in the order the client sent
-them. Field names are snake_case versions of Segment's spec; timestamps are UTC. `timestamp` is
-the corrected time the event happened (docs/ingest.md); the others are kept as received.
+them. Each object is a row of the warehouse's `events` table as it stands: its field names are
+the table's column names, absent fields take the column's default, so the consumer hands the
+record to ClickHouse without rebuilding it in Python (services/metrics/consumer.py).
+`timestamp` is the corrected time the event happened (docs/ingest.md); the other times are kept
+as received. Every time is UTC.
 
 msgspec, not pydantic, reads and writes these: it is the hot path of both services, and msgspec
-validates while it parses, several times faster.
+validates while it parses, several times faster. The JSON objects a client sent (properties,
+traits, context) stay `msgspec.Raw`: checked once by ingest, never rebuilt.
 """
 
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+import functools
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -18,6 +24,8 @@ CallType = Literal["track", "identify", "group", "page", "screen", "alias"]
 # What the warehouse's DateTime64 columns hold, with a margin for clock-skew correction.
 EARLIEST = datetime(1900, 1, 2, tzinfo=UTC)
 LATEST = datetime(2261, 12, 31, tzinfo=UTC)
+
+NO_JSON = msgspec.Raw()
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -29,6 +37,8 @@ def as_utc(moment: datetime) -> datetime:
 
 def storable(moment: datetime) -> datetime:
     """`moment` in UTC; raises ValueError when the warehouse cannot store it."""
+    if moment.tzinfo is UTC and EARLIEST <= moment <= LATEST:
+        return moment  # what nearly every client sends ("...Z"): nothing to convert
     try:
         moment = as_utc(moment)
     except OverflowError:  # year 1 or 9999 with an offset
@@ -38,14 +48,30 @@ def storable(moment: datetime) -> datetime:
     return moment
 
 
-class Event(msgspec.Struct, forbid_unknown_fields=True):
+def local_day(moment: datetime, timezone: str) -> date:
+    """The calendar day of `moment` (aware) in `timezone`; ValueError for an unknown zone."""
+    zone = UTC if timezone == "UTC" else _zone(timezone)
+    return (moment if moment.tzinfo is zone else moment.astimezone(zone)).date()
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r}") from None
+
+
+class Event(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     tenant_id: str
     product_id: str
     message_id: str
     type: CallType
+    # The calendar day of `timestamp` in the product's timezone when the event was accepted.
+    day: date
     timestamp: datetime
     received_at: datetime
-    user_id: str | None = None
+    user_id: str  # who did it: the userId, else the anonymousId
     anonymous_id: str | None = None
     event: str | None = None  # track: the event name
     name: str | None = None  # page and screen: the page name
@@ -53,28 +79,10 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
     previous_id: str | None = None  # alias
     original_timestamp: datetime | None = None
     sent_at: datetime | None = None
-    properties: dict[str, Any] | None = None
-    traits: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
-    # The product's timezone when the event was accepted: the calendar its day is counted in.
-    timezone: str = "UTC"
-
-    def __post_init__(self) -> None:
-        if not (self.tenant_id and self.product_id and self.message_id):
-            raise ValueError("tenant_id, product_id and message_id must not be empty")
-        if not (self.user_id or self.anonymous_id):
-            raise ValueError("user_id or anonymous_id is required")
-        # The hot path of the consumer: compare aware datetimes as they are, convert no more.
-        for moment in (self.timestamp, self.received_at, self.original_timestamp, self.sent_at):
-            if moment is not None and not (
-                moment.tzinfo is not None and EARLIEST <= moment <= LATEST
-            ):
-                storable(moment)  # raises unless a naive time in range
-
-    @property
-    def actor(self) -> str:
-        """Who did it: the user id, else the anonymous id."""
-        return self.user_id or self.anonymous_id or ""
+    properties: msgspec.Raw = NO_JSON  # each a JSON object as the client sent it, or absent
+    traits: msgspec.Raw = NO_JSON
+    context: msgspec.Raw = NO_JSON
+    timezone: str = "UTC"  # the zone `day` is counted in
 
 
 _decoder = msgspec.json.Decoder(list[Event])
@@ -91,10 +99,10 @@ def encode_record(events: list[Event]) -> bytes:
 
 
 def record_key(events: list[Event]) -> bytes:
-    """Product and the first event's actor: a client's batch is usually one user's, so that
+    """Product and the first event's user: a client's batch is usually one user's, so that
     user's records keep their order on one partition."""
     first = events[0]
-    return f"{first.product_id}:{first.actor}".encode()
+    return f"{first.product_id}:{first.user_id}".encode()
 
 
 def utc_iso(moment: datetime) -> str:

@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.ingest.schemas import Batch, Message
-from shared.events import EARLIEST, Event
+from services.ingest.schemas import Batch, Message, merged_context
+from shared.events import EARLIEST, Event, local_day
 
 
 @dataclass(frozen=True)
@@ -54,20 +54,23 @@ def to_event(
     received_at: datetime,
     max_future: timedelta,
 ) -> Event:
-    """Raises OutOfRange. `message` was checked by Message.check_required."""
+    """Raises OutOfRange, and ValueError for a `context.groupId` that is not an id.
+    `message` was checked by Message.check_required."""
     original = message.original_timestamp or message.timestamp
     sent_at = message.sent_at or (batch.sent_at if batch else None)
-    context = message.context
     if batch is not None and batch.context:
-        context = {**batch.context, **(message.context or {})}
+        message.context = merged_context(batch.context, message.context)
+    timestamp = corrected_timestamp(received_at, original, sent_at, max_future)
     return Event(
         tenant_id=product.tenant_id,
         product_id=product.product_id,
         message_id=message.message_id or str(uuid.uuid4()),
         type=message.type or "track",
-        timestamp=corrected_timestamp(received_at, original, sent_at, max_future),
+        day=local_day(timestamp, product.timezone),
+        timestamp=timestamp,
         received_at=received_at,
-        user_id=message.user_id,  # type: ignore[arg-type]  # str after Message.__post_init__
+        # One of the two is a str after Message.check_required.
+        user_id=message.user_id or message.anonymous_id,  # type: ignore[arg-type]
         anonymous_id=message.anonymous_id,  # type: ignore[arg-type]
         event=message.event,
         name=message.name,
@@ -77,6 +80,6 @@ def to_event(
         sent_at=sent_at,
         properties=message.properties,
         traits=message.traits,
-        context=context,
+        context=message.context,
         timezone=product.timezone,
     )

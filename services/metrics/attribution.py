@@ -13,14 +13,17 @@ reads them back for users it has not seen since it started.
 """
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.metrics.warehouse import Warehouse
 
 UserKey = tuple[str, str]  # (product_id, user_id)
 # (when it was named, in UTC; account id), oldest first.
 Namings = list[tuple[datetime, str]]
+# A row of `user_account_history`.
+Naming = dict[str, Any]
 
 LOOKUP = """
 SELECT product_id, user_id, groupArray((named_at, account_id))
@@ -33,39 +36,53 @@ GROUP BY product_id, user_id
 _AFTER_ANY = "\U0010ffff"
 
 
+class Attributable(Protocol):
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def group_id(self) -> str | None: ...
+
+
 class Attribution:
     def __init__(self, warehouse: Warehouse) -> None:
         self._warehouse = warehouse
         # TODO(#3): bound this map (LRU) for products with millions of users.
         self._namings: dict[UserKey, Namings] = {}
 
-    async def assign(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Set `account_id` on every row, in order; reads ClickHouse for unseen users. Returns
-        the new change points, as `user_account_history` rows, for the caller to write."""
-        await self._load_missing(rows)
-        changes = []
-        for row in rows:
-            namings = self._namings.setdefault((row["product_id"], row["user_id"]), [])
-            if not row["group_id"]:
-                row["account_id"] = account_at(namings, row["timestamp"])
-            elif add_naming(namings, row["timestamp"], row["group_id"]):
+    async def assign(self, events: Sequence[Attributable]) -> tuple[list[str], list[Naming]]:
+        """The account of each event that names none ("" where it names one, or where its
+        user had named none by then), and the new change points, as `user_account_history`
+        rows for the caller to write. In order; reads ClickHouse for users not seen yet."""
+        await self._load_missing(events)
+        accounts, changes = [], []
+        for event in events:
+            namings = self._namings[(event.product_id, event.user_id)]
+            if not event.group_id:
+                accounts.append(account_at(namings, event.timestamp))
+                continue
+            accounts.append("")
+            if add_naming(namings, event.timestamp, event.group_id):
                 changes.append(
                     {
-                        "product_id": row["product_id"],
-                        "user_id": row["user_id"],
-                        "named_at": row["timestamp"],
-                        "account_id": row["group_id"],
+                        "product_id": event.product_id,
+                        "user_id": event.user_id,
+                        "named_at": event.timestamp,
+                        "account_id": event.group_id,
                     }
                 )
-        return changes
+        return accounts, changes
 
-    async def _load_missing(self, rows: list[dict[str, Any]]) -> None:
+    async def _load_missing(self, events: Sequence[Attributable]) -> None:
         # Users who name a group need their history too: a later event of theirs may fall
         # before this naming, and a naming that changes nothing must not be written again.
         missing = {
-            (row["product_id"], row["user_id"])
-            for row in rows
-            if (row["product_id"], row["user_id"]) not in self._namings
+            (event.product_id, event.user_id)
+            for event in events
+            if (event.product_id, event.user_id) not in self._namings
         }
         if not missing:
             return

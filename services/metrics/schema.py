@@ -22,10 +22,10 @@ CREATE TABLE IF NOT EXISTS events
     type LowCardinality(String),
     event String,
     name String,
-    user_id String COMMENT 'userId, else anonymousId',
+    user_id String COMMENT 'userId, else anonymousId: who did it',
     anonymous_id String,
     group_id String COMMENT 'the account the call named, as sent',
-    account_id String COMMENT 'group_id, else the user''s last group',
+    account_id String DEFAULT group_id COMMENT 'group_id, else the user''s group at the time',
     previous_id String,
     timestamp DateTime64(3, 'UTC') COMMENT 'corrected event time',
     original_timestamp Nullable(DateTime64(3, 'UTC')),
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS events
     properties String,
     traits String,
     context String,
+    timezone LowCardinality(String) DEFAULT 'UTC' COMMENT 'the zone day is counted in',
     inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
@@ -104,28 +105,6 @@ STATEMENTS = (
 )
 
 # Written before versioned migrations existed; a warehouse without it predates this schema.
-REQUIRED_COLUMN = ("events", "day")
+REQUIRED_COLUMN = ("events", "timezone")
 
 HISTORY_COLUMNS = ("product_id", "user_id", "named_at", "account_id")
-
-EVENT_COLUMNS = (
-    "product_id",
-    "day",
-    "message_id",
-    "tenant_id",
-    "type",
-    "event",
-    "name",
-    "user_id",
-    "anonymous_id",
-    "group_id",
-    "account_id",
-    "previous_id",
-    "timestamp",
-    "original_timestamp",
-    "sent_at",
-    "received_at",
-    "properties",
-    "traits",
-    "context",
-)

@@ -17,6 +17,13 @@ from services.metrics import schema
 
 log = logging.getLogger(__name__)
 
+INSERT_SETTINGS = {
+    "date_time_input_format": "best_effort",
+    "input_format_skip_unknown_fields": 0,
+    "input_format_null_as_default": 1,
+    "input_format_defaults_for_omitted_fields": 1,
+}
+
 
 class Warehouse:
     def __init__(self, dsn: str) -> None:
@@ -54,15 +61,19 @@ class Warehouse:
         result = await self._run(self._require().query, sql, parameters=parameters)
         return list(result.result_rows)
 
-    async def insert_json_rows(self, table: str, columns: Sequence[str], block: bytes) -> None:
-        """Insert newline-separated JSON objects; returns once ClickHouse has written them."""
+    async def insert_json_rows(
+        self, table: str, columns: Sequence[str] | None, block: bytes
+    ) -> None:
+        """Insert JSON objects, one per line or all in one array; returns once ClickHouse has
+        written them. Fields are matched to columns by name (`columns=None`: every column);
+        an absent or null field takes the column's default, an unknown one is refused."""
         await self._run(
             self._require().raw_insert,
             table,
-            list(columns),
+            None if columns is None else list(columns),
             insert_block=block,
             fmt="JSONEachRow",
-            settings={"date_time_input_format": "best_effort"},
+            settings=INSERT_SETTINGS,
         )
 
     def _require(self) -> Client:

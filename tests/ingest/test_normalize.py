@@ -80,7 +80,7 @@ def test_batch_sent_at_and_context_apply_to_each_message() -> None:
     event = to_event(message, envelope, PRODUCT, RECEIVED, TEN_MINUTES)
     assert event.sent_at == at("2026-12-03T13:00:05+00:00")
     assert event.timestamp == at("2026-12-03T11:59:55+00:00")
-    assert event.context == {"library": {"name": "x"}, "ip": "5.6.7.8"}
+    assert msgspec.json.decode(event.context) == {"library": {"name": "x"}, "ip": "5.6.7.8"}
 
 
 def test_message_id_is_kept_as_sent_and_made_when_missing() -> None:

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 import pytest
 from fastapi import FastAPI
@@ -312,7 +313,39 @@ async def test_an_empty_user_id_beside_an_anonymous_id_is_absent(
 ) -> None:
     event = make_event(userId="", anonymousId="anon-1")
     assert (await client.post("/v1/track", json=event, headers=basic(WRITE_KEY))).status_code == 200
-    assert publisher.published[0].actor == "anon-1"
+    published = publisher.published[0]
+    assert (published.user_id, published.anonymous_id) == ("anon-1", "anon-1")
+
+
+@pytest.mark.parametrize("field", ["properties", "traits", "context"])
+async def test_json_fields_that_are_not_objects_are_named(
+    client: httpx.AsyncClient, field: str
+) -> None:
+    response = await client.post(
+        "/v1/track", json=make_event(**{field: [1, 2]}), headers=basic(WRITE_KEY)
+    )
+    assert (response.status_code, response.json()["attr"]) == (400, field)
+
+
+async def test_many_brackets_that_nest_shallowly_are_accepted(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    wide = {f"k{i}": {"v": [i]} for i in range(100)}
+    response = await client.post(
+        "/v1/track", json=make_event(properties=wide), headers=basic(WRITE_KEY)
+    )
+    assert response.status_code == 200
+    assert msgspec.json.decode(publisher.published[0].properties) == wide
+
+
+async def test_a_batch_context_group_names_the_account_of_every_call(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    body = {"batch": [make_event(), make_event(context={"groupId": "own"})]}
+    body["context"] = {"groupId": "acme"}
+    response = await client.post("/v1/batch", json=body, headers=basic(WRITE_KEY))
+    assert response.status_code == 200
+    assert [event.group_id for event in publisher.published] == ["acme", "own"]
 
 
 async def test_pathologically_deep_json_gets_400_not_a_crash(client: httpx.AsyncClient) -> None:

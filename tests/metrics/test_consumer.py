@@ -1,17 +1,24 @@
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 from aiokafka import ConsumerRecord
 
-from services.metrics.consumer import Batch, decode, insert_isolating_refused, to_row
+from services.metrics.consumer import (
+    Batch,
+    Record,
+    block_of,
+    decode_keys,
+    insert_isolating_refused,
+    with_accounts,
+)
 from services.metrics.warehouse import Warehouse
-from shared.events import Event, encode_record
-from tests.metrics.factories import make_row
+from shared.events import Event, encode_record, local_day
 
 
 def make_event(**overrides: Any) -> Event:
+    timestamp = overrides.pop("timestamp", datetime(2014, 5, 27, 3, 12, tzinfo=UTC))
     fields: dict[str, Any] = {
         "tenant_id": "ten_1",
         "product_id": "prd_1",
@@ -19,7 +26,8 @@ def make_event(**overrides: Any) -> Event:
         "type": "track",
         "event": "opened",
         "user_id": "u1",
-        "timestamp": datetime(2014, 5, 27, 3, 12, tzinfo=UTC),
+        "timestamp": timestamp,
+        "day": local_day(timestamp, overrides.get("timezone", "UTC")),
         "received_at": datetime(2026, 12, 3, tzinfo=UTC),
         **overrides,
     }
@@ -44,18 +52,8 @@ def make_record(
     )
 
 
-def test_a_row_keeps_the_event_and_its_json_fields() -> None:
-    row = to_row(make_event(anonymous_id="a1", properties={"plan": "pro"}, group_id="acme"))
-    assert row["timestamp"] == datetime(2014, 5, 27, 3, 12, tzinfo=UTC)
-    assert row["user_id"] == "u1"
-    assert row["account_id"] == "acme"
-    assert row["properties"] == {"plan": "pro"}
-    assert row["original_timestamp"] is None
-
-
-def test_an_anonymous_event_counts_under_its_anonymous_id() -> None:
-    row = to_row(make_event(user_id=None, anonymous_id="anon-7"))
-    assert row["user_id"] == "anon-7"
+def good_record() -> bytes:
+    return encode_record([make_event()])
 
 
 @pytest.mark.parametrize(
@@ -63,17 +61,21 @@ def test_an_anonymous_event_counts_under_its_anonymous_id() -> None:
     [
         b"not json",
         b"{}",
-        encode_record([make_event()]).replace(b'"track"', b'"purchase"'),
-        # A year the warehouse cannot store would fail the whole batch's insert.
-        encode_record([make_event()]).replace(b"2014-05-27", b"1800-05-27"),
+        good_record().replace(b'"track"', b'"purchase"'),
+        good_record().replace(b'"message_id":"m1"', b'"message_id":""'),
+        good_record().replace(b',"day":"2014-05-27"', b""),
+        good_record().replace(b'"day":"2014-05-27"', b'"day":"2014-13-45"'),
+        # A year the warehouse cannot store would wrap around in DateTime64.
+        good_record().replace(b"2014-05-27T", b"1800-05-27T"),
+        good_record().replace(b"03:12:00Z", b"03:12:00"),  # no timezone
         None,
     ],
 )
 def test_records_that_fail_validation_are_dead_lettered_not_dropped(value: bytes | None) -> None:
     batch = Batch()
-    batch.add(make_record(encode_record([make_event()]), offset=0))
+    batch.add(make_record(good_record(), offset=0))
     batch.add(make_record(value, offset=1))
-    assert len(batch.rows) == 1
+    assert batch.events == 1
     assert len(batch.dead) == 1
     assert batch.dead[0].value == value
     assert batch.dead[0].error
@@ -84,31 +86,90 @@ def test_records_that_fail_validation_are_dead_lettered_not_dropped(value: bytes
 def test_offsets_to_commit_are_one_past_the_last_record_per_partition() -> None:
     batch = Batch()
     for offset, partition in [(5, 0), (6, 0), (9, 1)]:
-        batch.add(make_record(encode_record([make_event()]), offset, partition))
+        batch.add(make_record(good_record(), offset, partition))
     assert sorted((tp.partition, o) for tp, o in batch.next_offsets.items()) == [(0, 7), (1, 10)]
 
 
-def test_decode_round_trips_what_ingest_produces() -> None:
-    event = make_event(context={"groupId": "acme"}, traits={"email": "a@b.c"})
-    assert decode(encode_record([event, event])) == [event, event]
+def test_an_empty_record_advances_the_offset_and_writes_nothing() -> None:
+    batch = Batch()
+    batch.add(make_record(b"[]", offset=3))
+    assert (batch.records, batch.dead, batch.events) == ([], [], 0)
+    assert list(batch.next_offsets.values()) == [4]
+
+
+def test_the_keys_are_read_from_what_ingest_produces() -> None:
+    record = encode_record([make_event(group_id="acme"), make_event(message_id="m2")])
+    keys = decode_keys(record)
+    assert [(k.message_id, k.user_id, k.group_id) for k in keys] == [
+        ("m1", "u1", "acme"),
+        ("m2", "u1", None),
+    ]
+
+
+def test_records_are_rewritten_only_where_an_account_was_attributed() -> None:
+    value = encode_record([make_event(group_id="acme"), make_event(message_id="m2")])
+    record = Record(b"k", value, decode_keys(value))
+    assert with_accounts(record, ["", ""]) is record
+    rewritten = msgspec.json.decode(with_accounts(record, ["", "acme"]).value)
+    assert ["account_id" in event for event in rewritten] == [False, True]
+    assert rewritten[1]["account_id"] == "acme"
+
+
+def test_a_block_is_one_array_of_every_records_events() -> None:
+    values = [encode_record([make_event(message_id=f"m{i}")] * 2) for i in range(3)]
+    block = block_of([Record(None, value, decode_keys(value)) for value in values])
+    assert [event["message_id"] for event in msgspec.json.decode(block)] == [
+        "m0",
+        "m0",
+        "m1",
+        "m1",
+        "m2",
+        "m2",
+    ]
 
 
 @pytest.mark.integration
-async def test_rows_the_warehouse_refuses_are_isolated_and_the_rest_written(
+async def test_records_the_warehouse_refuses_are_isolated_and_the_rest_written(
     warehouse: Warehouse,
 ) -> None:
-    rows = [make_row("prd_refused", f"u{i}", "2024-02-02T00:00:00.000Z") for i in range(7)]
-    rows[2]["timestamp"] = "not a time"
-    rows[5]["timestamp"] = "neither"
+    values = [
+        encode_record([make_event(product_id="prd_refused", user_id=f"u{i}", message_id=f"m{i}")])
+        for i in range(7)
+    ]
+    # Past the consumer's own checks, refused by ClickHouse: an unknown field, a bad time.
+    values[2] = values[2].replace(b'"tenant_id"', b'"tenant":"x","tenant_id"')
+    values[5] = values[5].replace(b'"received_at":"2026-12-03T00:00:00Z"', b'"received_at":"x"')
+    records = [Record(b"k", value, decode_keys(value)) for value in values]
 
-    dead = await insert_isolating_refused(warehouse, rows)
+    dead = await insert_isolating_refused(warehouse, records)
 
-    assert [orjson.loads(d.value or b"")["user_id"] for d in dead] == ["u2", "u5"]
+    assert [d.value for d in dead] == [values[2], values[5]]
     assert all(d.error.startswith("warehouse refused") for d in dead)
     written = await warehouse.rows(
-        "SELECT user_id FROM events FINAL WHERE product_id = 'prd_refused' ORDER BY user_id"
+        "SELECT user_id, account_id FROM events FINAL WHERE product_id = 'prd_refused'"
+        " ORDER BY user_id"
     )
-    assert [user for (user,) in written] == ["u0", "u1", "u3", "u4", "u6"]
+    assert [user for user, _ in written] == ["u0", "u1", "u3", "u4", "u6"]
+
+
+@pytest.mark.integration
+async def test_an_event_keeps_its_group_as_account_unless_one_was_attributed(
+    warehouse: Warehouse,
+) -> None:
+    value = encode_record(
+        [
+            make_event(product_id="prd_acc", message_id="m1", group_id="acme"),
+            make_event(product_id="prd_acc", message_id="m2"),
+            make_event(product_id="prd_acc", message_id="m3"),
+        ]
+    )
+    record = with_accounts(Record(None, value, decode_keys(value)), ["", "globex", ""])
+    assert await insert_isolating_refused(warehouse, [record]) == []
+    rows = await warehouse.rows(
+        "SELECT message_id, account_id, timezone FROM events WHERE product_id = 'prd_acc'"
+        " ORDER BY message_id"
+    )
+    assert rows == [("m1", "acme", "UTC"), ("m2", "globex", "UTC"), ("m3", "", "UTC")]
 
 
 @pytest.mark.parametrize(
@@ -123,14 +184,12 @@ async def test_rows_the_warehouse_refuses_are_isolated_and_the_rest_written(
         ("1965-03-03T12:00:00+00:00", "UTC", "1965-03-03"),
     ],
 )
-def test_a_rows_day_is_its_calendar_day_in_the_products_timezone(
+def test_a_day_is_the_calendar_day_in_the_products_timezone(
     moment: str, timezone: str, day: str
 ) -> None:
-    row = to_row(make_event(timestamp=datetime.fromisoformat(moment), timezone=timezone))
-    assert row["day"].isoformat() == day
+    assert local_day(datetime.fromisoformat(moment), timezone).isoformat() == day
 
 
-def test_an_event_in_an_unknown_timezone_is_dead_lettered() -> None:
-    batch = Batch()
-    batch.add(make_record(encode_record([make_event(timezone="Mars/Olympus")])))
-    assert (len(batch.rows), len(batch.dead)) == (0, 1)
+def test_an_unknown_timezone_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown timezone"):
+        local_day(datetime(2024, 1, 1, tzinfo=UTC), "Mars/Olympus")
