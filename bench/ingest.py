@@ -273,7 +273,7 @@ def _method(options: Options) -> dict[str, Any]:
         f"{options.warmup} s; latency from each request's due time",
         "message_ids": "unique per request and event",
         "reference": "bench/reference_app.py: FastAPI body model, one Kafka record per request",
-        "kizuna_producer": "one Kafka record per event, keyed by product:user",
+        "kizuna_producer": "one Kafka record per request, keyed by product:user",
         "repetitions": options.reps,
         "cpu_cores": "CPU seconds ÷ wall seconds during the peak run; other = machine - "
         "server - broker - wrk",
