@@ -1,7 +1,8 @@
 """The SQL behind the metrics API.
 
 Active users and stickiness merge the per-day user sets of `daily_active_users` (per account)
-or `daily_active_users_product` (whole product); event counts read `events` with FINAL. Days are
+or `daily_active_users_product` (whole product); event counts merge the per-day message sets of
+`daily_events`. Days are
 calendar days in the product's timezone, stored with each row (see schema.py).
 """
 
@@ -68,8 +69,8 @@ async def tracked_events(
     """Track calls per period (of one event name, when given), each message counted once."""
     name = " AND event = {event:String}" if event else ""
     sql = (
-        f"SELECT {BUCKETS[interval]} AS period, count() FROM events FINAL"
-        f" WHERE {scope.where()} AND type = 'track'{name} GROUP BY period"
+        f"SELECT {BUCKETS[interval]} AS period, uniqExactMerge(messages) FROM daily_events"
+        f" WHERE {scope.where()}{name} GROUP BY period"
     )
     params = {**scope.parameters(start, end), **({"event": event} if event else {})}
     counts = dict(await warehouse.rows(sql, params))

@@ -9,6 +9,7 @@ timezone at the time it was accepted; sorting by it makes a date range one slice
 day, the set of active users as a uniqExact state, filled by materialized views as rows are
 inserted: active users and stickiness merge at most a few hundred states instead of scanning
 events. A duplicate row adds a user who is already in the set, so they too count it once.
+`daily_events` does the same for track calls, with sets of message ids.
 """
 
 # TODO(#7): versioned migrations applied at start-up, the same for chDB and a server.
@@ -95,6 +96,29 @@ WHERE user_id != ''
 GROUP BY product_id, day
 """
 
+# Track calls per account, event name and day, as the set of their message ids: a message that
+# arrives twice adds nothing, so counts match `events` read with FINAL.
+DAILY_EVENTS = """
+CREATE TABLE IF NOT EXISTS daily_events
+(
+    product_id LowCardinality(String),
+    account_id String,
+    event String,
+    day Date32,
+    messages AggregateFunction(uniqExact, String)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (product_id, account_id, day, event)
+"""
+
+DAILY_EVENTS_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS daily_events_mv TO daily_events AS
+SELECT product_id, account_id, event, day, uniqExactState(message_id) AS messages
+FROM events
+WHERE type = 'track'
+GROUP BY product_id, account_id, event, day
+"""
+
 STATEMENTS = (
     EVENTS,
     USER_ACCOUNT_HISTORY,
@@ -102,6 +126,8 @@ STATEMENTS = (
     DAILY_ACTIVE_USERS_MV,
     DAILY_ACTIVE_USERS_PRODUCT,
     DAILY_ACTIVE_USERS_PRODUCT_MV,
+    DAILY_EVENTS,
+    DAILY_EVENTS_MV,
 )
 
 # Written before versioned migrations existed; a warehouse without it predates this schema.
