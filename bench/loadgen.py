@@ -13,6 +13,8 @@ The body file is a template from `bench.payloads`: each request replaces REQUEST
 `<tag>-<n>`. Requests due during the warm-up are sent but not counted. Prints one JSON object
 on stdout and exits after warmup + duration (plus at most `--drain` seconds for late answers).
 Keep-alive connections to one host; no TLS, no chunked responses: enough for 127.0.0.1.
+`--answers FILE` also writes, one a line, the `time.perf_counter()` at which each 200 arrived
+(warm-up included): on Linux that is CLOCK_MONOTONIC, comparable across processes.
 """
 
 import argparse
@@ -86,6 +88,7 @@ class Generator:
         self.statuses: dict[int, int] = {}
         self.in_flight = 0
         self.lost_connections = 0
+        self.accepted_at: list[float] | None = [] if args.answers else None
 
     def request(self) -> bytes:
         self.sent += 1
@@ -102,6 +105,8 @@ class Generator:
     def answered(self, connection: Connection, status: int) -> None:
         now = clock()
         self.in_flight -= 1
+        if self.accepted_at is not None and status == 200:
+            self.accepted_at.append(now)
         if self.counted_from <= connection.due < self.until:
             self.latencies.append(now - connection.due)
             self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -186,6 +191,7 @@ def main() -> int:
     parser.add_argument("--drain", type=float, default=5.0)
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--tag", default=f"lg{os.getpid()}")
+    parser.add_argument("--answers", type=Path, help="write when each 200 arrived here")
     args = parser.parse_args()
     if urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("only 127.0.0.1 is a target")
@@ -193,6 +199,8 @@ def main() -> int:
     generator = Generator(args, args.body.read_bytes())
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(generator.run(args.warmup, args.duration, args.drain))
+    if generator.accepted_at is not None:
+        args.answers.write_text("".join(f"{t:.6f}\n" for t in generator.accepted_at))
     print(json.dumps(generator.report(args.duration)))
     return 0
 

@@ -39,6 +39,9 @@ def make_consumer(settings: KizunaSettings, topic: Topic, group: str) -> AIOKafk
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
+        # How long the broker may hold a fetch for data to arrive: events wait for it on
+        # their way to the warehouse (aiokafka's 500 ms default would be most of it).
+        fetch_max_wait_ms=100,
     )
 
 
