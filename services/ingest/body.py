@@ -37,7 +37,9 @@ async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
     try:
-        raw = await asyncio.wait_for(_read_capped(request, max_bytes), timeout_s)
+        # asyncio.timeout, unlike wait_for, makes no task per request.
+        async with asyncio.timeout(timeout_s):
+            raw = await _read_capped(request, max_bytes)
     except TimeoutError:
         raise RequestTimeout(f"the body did not arrive within {timeout_s:g} s") from None
 
