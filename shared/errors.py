@@ -98,6 +98,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            # Its loc holds the offset where parsing stopped, not a field.
+            reason = first.get("ctx", {}).get("error", first["msg"])
+            detail = f"the body is not valid JSON: {reason}"
+            return error_response(400, "validation_error", "invalid_json", detail, None)
         attr = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
         return error_response(400, "validation_error", "invalid_input", first["msg"], attr or None)
 

@@ -43,6 +43,7 @@ async def batch(request: Request) -> Response:
     try:
         body = _decode_batch(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
+        _refuse_if_not_json(exc)
         detail, attr = _explain(exc)
         raise InvalidBody(detail, attr=attr) from None
     if body.context and too_deep(body.context, MAX_DEPTH - 1):
@@ -83,8 +84,16 @@ def _single(raw: bytes, call: CallType, product: ProductRef, settings: IngestSet
         message = _message(raw, call)
         return to_event(message, None, product, datetime.now(UTC), _max_future(settings))
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError) as exc:
+        _refuse_if_not_json(exc)
         detail, attr = _explain(exc)
         raise InvalidEvents(detail, code="invalid_event", attr=attr) from None
+
+
+def _refuse_if_not_json(exc: BaseException) -> None:
+    """Raise InvalidBody (invalid_json) when `exc` says the bytes are not JSON at all; a
+    ValidationError, about JSON of the wrong shape, is a DecodeError too and passes."""
+    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
+        raise InvalidBody(f"the body is not valid JSON: {exc}", code="invalid_json") from None
 
 
 def _validate(

@@ -158,3 +158,17 @@ async def test_other_tenants_product_is_not_found(
     answer = await client.request(method, path, json={}, headers=globex.headers)
     assert answer.status_code == 404
     assert answer.json()["code"] == "product_not_found"
+
+
+async def test_a_body_that_is_not_json_gets_400_invalid_json_naming_no_field(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    headers = {**acme.headers, "Content-Type": "application/json"}
+
+    response = await client.post("/v1/products", content=b'{"slug":', headers=headers)
+
+    assert response.status_code == 400
+    assert response.json().keys() == ERROR_FIELDS
+    assert (response.json()["code"], response.json()["attr"]) == ("invalid_json", None)
+    assert response.json()["detail"].startswith("the body is not valid JSON")

@@ -176,7 +176,8 @@ async def test_invalid_events_are_named_and_valid_ones_of_the_batch_accepted(
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        (b"{not json", "invalid_body"),
+        (b"{not json", "invalid_json"),
+        (b'{"batch": [', "invalid_json"),
         (b"[1, 2]", "invalid_body"),
         (b'{"batch": []}', "invalid_body"),
         (b'{"batch": {"type": "track"}}', "invalid_body"),
@@ -186,6 +187,16 @@ async def test_malformed_bodies_get_400(client: httpx.AsyncClient, body: bytes, 
     response = await client.post("/v1/batch", content=body, headers=basic(WRITE_KEY))
     assert response.status_code == 400
     assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize("call", ["track", "identify"])
+async def test_a_single_call_that_is_not_json_gets_400_invalid_json(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, call: str
+) -> None:
+    response = await client.post(f"/v1/{call}", content=b'{"event": ', headers=basic(WRITE_KEY))
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_json")
+    assert response.json()["detail"].startswith("the body is not valid JSON")
+    assert publisher.published == []
 
 
 async def test_numeric_ids_are_kept_as_strings(
