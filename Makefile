@@ -36,20 +36,29 @@ unit: $(VENV)/.installed-dev
 demo: $(VENV)/.installed-run
 	$(BIN)/kizuna replay xuetangx $(DATA)
 
-# Benchmarks, written up in docs/benchmarks.md; matplotlib draws its plots.
-.PHONY: bench-queries bench-report
+# Benchmarks, not part of `make test`: each starts its own stack on free ports, writes
+# bench/results/<name>.json, and bench-report turns them into docs/benchmarks.md and its plots.
+.PHONY: bench bench-ingest bench-consumer bench-e2e bench-queries bench-report
 $(VENV)/.installed-bench: $(VENV)/.installed-run
 	$(BIN)/pip install --quiet matplotlib
 	touch $@
 
-bench-queries: $(VENV)/.installed-bench
-	$(BIN)/python -m bench.queries
+bench: bench-ingest bench-consumer bench-e2e bench-queries
+	$(MAKE) bench-report
 
 # wrk drives the peak load: a Python client cannot saturate a uvicorn worker.
-.PHONY: bench-ingest
 bench-ingest: $(VENV)/.installed-run
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.ingest
+
+bench-consumer: $(VENV)/.installed-run
+	$(BIN)/python -m bench.consumer
+
+bench-e2e: $(VENV)/.installed-run
+	$(BIN)/python -m bench.replay_e2e --data $(DATA)
+
+bench-queries: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.queries --data $(DATA)
 
 bench-report: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.report
