@@ -7,7 +7,7 @@
    all keep the default account (`group_id`) go on as the bytes they arrived as; only the others
    are rewritten with `account_id`.
 3. batch: records gather until the batch holds `batch_max_rows` events or is `batch_max_age_s`
-   old.
+   old (`batch_max_age_behind_s` while the broker holds a backlog past the batch).
 4. write: one insert of every record's array; ClickHouse parses the JSON and checks each column.
    Records it refuses are isolated by bisection and dead-lettered, the rest written; then the
    account changes are written, and only then the offsets committed. A crash anywhere before the
@@ -22,6 +22,7 @@ supervisor restarts it.
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -167,6 +168,28 @@ def _refused_data(exc: DatabaseError) -> bool:
     return match is not None and int(match.group(1)) in DATA_ERRORS
 
 
+# A backlog of this many records (requests, of up to 500 events each) past the batch means the
+# consumer is behind rather than keeping pace: at a steady 20k events/s it holds a few dozen.
+BEHIND_RECORDS = 1000
+
+
+def age_limit(
+    batch: Batch,
+    highwater: Callable[[TopicPartition], int | None],
+    settings: MetricsSettings,
+) -> float:
+    """How old `batch` may grow: `batch_max_age_behind_s` while the broker holds
+    BEHIND_RECORDS records or more past it (`highwater` is the consumer's last known end of each
+    partition, which asks the broker nothing), else `batch_max_age_s`."""
+    backlog = 0
+    for partition, next_offset in batch.next_offsets.items():
+        end = highwater(partition)
+        backlog += 0 if end is None else end - next_offset
+    if backlog >= BEHIND_RECORDS:
+        return settings.batch_max_age_behind_s
+    return settings.batch_max_age_s
+
+
 class EventsConsumer:
     def __init__(self, settings: MetricsSettings, warehouse: Warehouse) -> None:
         self._settings = settings
@@ -200,7 +223,10 @@ class EventsConsumer:
             for records in fetched.values():
                 for record in records:
                     batch.add(record)
-            if len(batch) >= max_rows or (len(batch) and batch.age() >= max_age):
+            if len(batch) >= max_rows or (
+                len(batch)
+                and batch.age() >= age_limit(batch, self._consumer.highwater, self._settings)
+            ):
                 await self._flush(batch)
                 batch = Batch()
 

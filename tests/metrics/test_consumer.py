@@ -3,16 +3,19 @@ from typing import Any
 
 import msgspec
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 
 from services.metrics.consumer import (
+    BEHIND_RECORDS,
     Batch,
     Record,
+    age_limit,
     block_of,
     decode_keys,
     insert_isolating_refused,
     with_accounts,
 )
+from services.metrics.settings import MetricsSettings
 from services.metrics.warehouse import Warehouse
 from shared.events import Event, encode_record, local_day
 
@@ -193,3 +196,26 @@ def test_a_day_is_the_calendar_day_in_the_products_timezone(
 def test_an_unknown_timezone_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown timezone"):
         local_day(datetime(2024, 1, 1, tzinfo=UTC), "Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    ("ends", "expected_age_s"),
+    [
+        ({0: 10, 1: 20}, 0.2),  # caught up: both partitions end where the batch does
+        ({0: 10 + BEHIND_RECORDS - 1, 1: 20}, 0.2),
+        ({0: 10 + BEHIND_RECORDS // 2, 1: 20 + BEHIND_RECORDS // 2}, 1.5),  # behind, in all
+        ({0: None, 1: 20}, 0.2),  # an end not fetched yet counts as no backlog
+    ],
+)
+def test_a_batch_may_grow_older_only_while_the_consumer_is_behind(
+    ends: dict[int, int | None], expected_age_s: float
+) -> None:
+    settings = MetricsSettings(batch_max_age_s=0.2, batch_max_age_behind_s=1.5)
+    batch = Batch()
+    batch.add(make_record(good_record(), offset=9, partition=0))
+    batch.add(make_record(good_record(), offset=19, partition=1))
+
+    def highwater(partition: TopicPartition) -> int | None:
+        return ends[partition.partition]
+
+    assert age_limit(batch, highwater, settings) == expected_age_s
