@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from services.ingest.keys import WriteKeyCache
 from services.ingest.publisher import Publisher
-from services.ingest.routes import router
+from services.ingest.routes import ROUTES
 from services.ingest.settings import IngestSettings
 from shared import logs
 from shared.errors import Unavailable, install_error_handlers
@@ -46,7 +46,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         max_age=86400,
     )
     install_error_handlers(app)
-    app.include_router(router)
+    app.router.routes.extend(ROUTES)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from pydantic import BaseModel
 
 from shared.events import NO_JSON, CallType, storable
 
@@ -139,7 +138,3 @@ class Batch(msgspec.Struct, rename="camel"):
             raise ValueError("batch: must not be empty")
         if self.sent_at is not None:
             self.sent_at = _storable(self.sent_at, "sentAt")
-
-
-class Success(BaseModel):
-    success: bool = True

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.ingest.app import create_app
 from services.ingest.normalize import ProductRef
-from services.ingest.routes import router
+from services.ingest.routes import ROUTES
 from services.ingest.settings import IngestSettings
 from shared.errors import install_error_handlers
 from tests.ingest.fakes import RecordingPublisher, StaticKeys
@@ -41,7 +41,7 @@ async def client(publisher: RecordingPublisher) -> AsyncIterator[httpx.AsyncClie
     app.state.publisher = publisher
     app.state.write_keys = StaticKeys({WRITE_KEY: PRODUCT})
     install_error_handlers(app)
-    app.include_router(router)
+    app.router.routes.extend(ROUTES)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
         yield http

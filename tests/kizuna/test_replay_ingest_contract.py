@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from kizuna import xuetangx
 from kizuna.replay import BatchLimits, Sender, SenderConfig, pack_jobs
 from services.ingest.normalize import ProductRef
-from services.ingest.routes import router
+from services.ingest.routes import ROUTES
 from services.ingest.settings import IngestSettings
 from shared.errors import install_error_handlers
 from tests.ingest.fakes import RecordingPublisher, StaticKeys
@@ -32,7 +32,7 @@ async def ingest(publisher: RecordingPublisher) -> AsyncIterator[httpx.AsyncClie
     app.state.publisher = publisher
     app.state.write_keys = StaticKeys({WRITE_KEY: ProductRef("ten_1", "prd_1", "UTC")})
     install_error_handlers(app)
-    app.include_router(router)
+    app.router.routes.extend(ROUTES)
     transport = httpx.ASGITransport(app=app)
     auth = (WRITE_KEY, "")
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest", auth=auth) as http:
