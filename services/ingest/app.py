@@ -13,6 +13,7 @@ from services.ingest.routes import ROUTES
 from services.ingest.settings import IngestSettings
 from shared import logs
 from shared.errors import Unavailable, install_error_handlers
+from shared.runtime import settle_gc
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -31,6 +32,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             )
             app.state.publisher = Publisher(settings, settings.retry_after_s)
             app.state.publisher.start()
+            settle_gc()
             yield
             await app.state.publisher.stop()
 
