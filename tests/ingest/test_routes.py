@@ -218,6 +218,16 @@ async def test_broker_down_gives_503_with_retry_after(
     assert response.json()["code"] == "broker_unavailable"
 
 
+@pytest.mark.parametrize("path", ["/v1/track", "/v1/batch"])
+async def test_a_get_on_a_tracking_route_gets_405_in_the_error_shape(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers=basic(WRITE_KEY))
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert set(response.json()) >= {"type", "code", "detail", "attr"}
+
+
 async def test_cors_preflight_allows_any_origin() -> None:
     app = create_app(IngestSettings())
     transport = httpx.ASGITransport(app=app)
