@@ -2,9 +2,9 @@
 
     python -m bench.ingest [--reps 3] [--duration 10] [--warmup 2] [--sizes 1,10,50,100]
 
-Starts its own stack on free ports (one uvicorn worker for ingest, the metrics consumer off so
-that it takes no CPU) and `bench/reference_app.py` on the same broker. For every batch size,
-Kizuna and the reference take turns on the same request bodies:
+For every batch size and repetition, starts a stack of its own on free ports (one uvicorn
+worker for ingest, the metrics consumer off so that it takes no CPU) and `bench/reference_app.py`
+on the same broker; Kizuna and the reference take turns on the same request bodies:
 
 1. peak: wrk, closed loop on `--connections` keep-alive connections, after a warm-up run;
    every request is answered only once Kafka acknowledged its events;
@@ -70,14 +70,16 @@ def main() -> int:
         return 2
     load_before = os.getloadavg()
 
-    with tmp, _servers(options) as targets:
-        runs = [
-            _measure(target, size, rep, options)
-            for rep in range(options.reps)
-            for size in options.sizes
-            # Alternate which goes first, so neither always runs on a warmer machine.
-            for target in (targets if rep % 2 == 0 else targets[::-1])
-        ]
+    runs = []
+    with tmp:
+        for rep in range(options.reps):
+            for size in options.sizes:
+                # A fresh broker for each pair: the embedded one keeps every record in memory,
+                # and one grown to gigabytes slows the whole machine, and so what follows.
+                with _servers(options, f"r{rep}s{size}") as targets:
+                    # Alternate which goes first, so neither always runs on a warmer machine.
+                    for target in targets if rep % 2 == 0 else targets[::-1]:
+                        runs.append(_measure(target, size, rep, options))
 
     result = _summarize(runs, options)
     result.update(load_before=_load(load_before), load_after=_load(os.getloadavg()))
@@ -118,10 +120,12 @@ def _parse() -> tuple[Options, tempfile.TemporaryDirectory[str]]:
 
 
 @contextmanager
-def _servers(options: Options) -> Iterator[list[Target]]:
-    """Kizuna's stack and the reference on its broker, both up and answering."""
+def _servers(options: Options, name: str) -> Iterator[list[Target]]:
+    """Kizuna's stack and the reference on its broker, both up and answering, in a directory of
+    their own."""
     env = {"KIZUNA_CONSUME": "false"}
-    with bench_stack(options.work / "var", service_env=env) as (stack, demo):
+    var = options.work / name
+    with bench_stack(var, service_env=env) as (stack, demo):
         key = base64.b64encode(f"{demo.write_key}:".encode()).decode()
         options.authorization = f"Basic {key}"
         ingest = stack.services["ingest"].process
@@ -129,7 +133,7 @@ def _servers(options: Options) -> Iterator[list[Target]]:
         kizuna = Target("kizuna", stack.settings.url("ingest"), ingest.pid)
 
         port = free_port()
-        logs = options.work / "var" / "logs"
+        logs = var / "logs"
         with reference_server(stack.bootstrap, port, logs / "reference.log") as (pid, _):
             yield [kizuna, Target("reference", f"http://127.0.0.1:{port}", pid)]
 
@@ -275,6 +279,7 @@ def _method(options: Options) -> dict[str, Any]:
         "reference": "bench/reference_app.py: FastAPI body model, one Kafka record per request",
         "kizuna_producer": "one Kafka record per request, keyed by product:user",
         "repetitions": options.reps,
+        "stacks": "a fresh stack and broker for each repetition and batch size",
         "cpu_cores": "CPU seconds ÷ wall seconds during the peak run; other = machine - "
         "server - broker - wrk",
     }
