@@ -14,10 +14,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def merges_stopped(warehouse: Warehouse) -> Iterator[None]:
-    # Without background merges, duplicate rows stay on disk: only the queries can hide them.
-    await warehouse.command("SYSTEM STOP MERGES events")
+    # Without background merges, duplicate rows and unmerged states stay on disk: only the
+    # queries can hide them.
+    await warehouse.command("SYSTEM STOP MERGES")
     yield
-    await warehouse.command("SYSTEM START MERGES events")
+    await warehouse.command("SYSTEM START MERGES")
 
 
 async def test_a_message_stored_twice_counts_once(
@@ -32,6 +33,26 @@ async def test_a_message_stored_twice_counts_once(
     events = await queries.tracked_events(warehouse, scope, "day", day, day, None)
     users = await queries.active_users(warehouse, scope, "day", day, day)
     assert (events, users) == ([(day, 3)], [(day, 3)])
+
+
+async def test_events_of_a_product_add_up_its_accounts_each_message_once(
+    warehouse: Warehouse, merges_stopped: None
+) -> None:
+    a = [make_row("prd_q5", f"u{i}", "2024-01-01T10:00:00.000Z", group="a") for i in range(3)]
+    b = [make_row("prd_q5", f"v{i}", "2024-01-01T11:00:00.000Z", group="b") for i in range(2)]
+    for rows in (a, b, a[:1], b):  # four inserts: four parts, with duplicates across them
+        await insert(warehouse, rows)
+    day = date(2024, 1, 1)
+
+    def counted(account: str | None) -> object:
+        scope = queries.Scope("prd_q5", "UTC", account)
+        return queries.tracked_events(warehouse, scope, "day", day, day, None)
+
+    assert [await counted(None), await counted("a"), await counted("b")] == [
+        [(day, 5)],
+        [(day, 3)],
+        [(day, 2)],
+    ]
 
 
 async def test_berlin_days_follow_the_dst_change(warehouse: Warehouse) -> None:
