@@ -35,7 +35,7 @@ async def test_a_message_stored_twice_counts_once(
     assert (events, users) == ([(day, 3)], [(day, 3)])
 
 
-async def test_events_of_a_product_add_up_its_accounts_each_message_once(
+async def test_events_count_each_message_once_per_account_and_product_across_parts(
     warehouse: Warehouse, merges_stopped: None
 ) -> None:
     a = [make_row("prd_q5", f"u{i}", "2024-01-01T10:00:00.000Z", group="a") for i in range(3)]
