@@ -214,7 +214,7 @@ def load(plan: Plan, ingest: str, metrics: str, write_key: str) -> None:
     command = [sys.executable, "-m", "kizuna.cli", "replay", "xuetangx", str(plan.data)]
     command += ["--host", ingest, "--write-key", write_key]
     command += ["--courses", plan.courses] if plan.courses else []
-    print(f"loading {plan.messages:,} messages (about 5 minutes for all courses)", flush=True)
+    print(f"loading {plan.messages:,} messages (about a minute for all courses)", flush=True)
     started = time.monotonic()
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL, timeout=REPLAY_TIMEOUT_S)
 

@@ -3,8 +3,8 @@
     python -m bench.report
 
 A missing result file is reported as "not yet measured"; a missing field, as "—". Every file
-also carries what `bench.common.write_result` adds: `machine`, `cores` (the machine's cores,
-what per-core figures divide by), `python`, `at` (ISO time). An older file may hold `machine`
+also carries what `bench.common.write_result` adds: `machine`, `cores` (the machine's cores),
+`python`, `at` (ISO time). An older file may hold `machine`
 as text, e.g. "x86_64, 2 cores".
 
 The fields read, per file (the benchmark scripts write them; keep both sides in step):
@@ -16,11 +16,13 @@ ingest.json (bench/ingest.py)
         reference_events_per_s   peak events/s of the reference server, same load and machine
         ratio                    kizuna_events_per_s / reference_events_per_s
         p50_ms, p99_ms           request latency at 80 % of that batch size's peak rate
+    server_processes             uvicorn workers per server, what per-core figures divide by
 
 consumer.json (bench/consumer.py)
-    events        events consumed from Kafka and written to ClickHouse
-    seconds       wall time for them
-    events_per_s  events / seconds
+    events            events consumed from Kafka and written to ClickHouse
+    seconds           wall time for them
+    events_per_s      events / seconds
+    events_per_cpu_s  events / CPU-seconds of the consumer's process: the per-core figure
 
 replay_e2e.json (bench/replay_e2e.py)
     events, messages          track calls; track calls plus one group call per user
@@ -42,7 +44,6 @@ queries.json (bench/queries.py)
 """
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,7 +86,8 @@ make bench-report   # only this page and its plots, from the result files there 
 
 Each benchmark starts its own stack on free ports (127.0.0.1 only), writes
 `bench/results/<name>.json` with the machine and the time, and stops by itself. Goals are medians
-on a 2-core machine; per-core figures divide by the cores the benchmark could use.
+on a 2-core machine. Per core means per worker process for ingest (one uvicorn worker, so one
+core at most) and per CPU-second of the consumer's process (ClickHouse's threads included).
 
 - **Ingest** (`bench/ingest.py`): the peak events/s and requests/s the ingest API acknowledges,
   by events per request, beside a reference server on the same machine; latency at 80 % of peak.
@@ -149,13 +151,6 @@ def machine(result: dict[str, Any]) -> str:
     return f"{described}, {result.get('at', 'at an unknown time')}"
 
 
-def cores(result: dict[str, Any]) -> int | None:
-    if "cores" in result:
-        return int(result["cores"])
-    found = re.search(r"(\d+) cores", str(result.get("machine", "")))
-    return int(found.group(1)) if found else None
-
-
 def num(value: Any, digits: int = 0) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
@@ -171,11 +166,14 @@ def check(
 
 def ingest_section(result: dict[str, Any]) -> tuple[list[Goal], list[str]]:
     by_size = dict(sorted(result.get("batches", {}).items(), key=lambda item: int(item[0])))
-    core_count = cores(result)
+    # Each server is this many uvicorn worker processes, one core at most each: per core is
+    # the measured rate divided by them, not by the machine's cores (the broker and the load
+    # generator use the others).
+    processes = result.get("server_processes")
 
     def per_core(size: str, field: str) -> float | None:
         value = by_size.get(size, {}).get(field)
-        return None if value is None or not core_count else value / core_count
+        return None if value is None or not processes else value / processes
 
     ratios = [b["ratio"] for b in by_size.values() if b.get("ratio") is not None]
     p99s = [b["p99_ms"] for b in by_size.values() if b.get("p99_ms") is not None]
@@ -233,8 +231,8 @@ def ingest_section(result: dict[str, Any]) -> tuple[list[Goal], list[str]]:
 
 
 def consumer_section(result: dict[str, Any]) -> tuple[list[Goal], list[str]]:
-    rate, core_count = result.get("events_per_s"), cores(result)
-    rate_per_core = rate / core_count if rate is not None and core_count else None
+    # Per core: events per CPU-second of the consumer's process, ClickHouse's threads included.
+    rate, rate_per_core = result.get("events_per_s"), result.get("events_per_cpu_s")
     text = f"≥ {CONSUMER_EVENTS_PER_CORE:,} events/s per core"
     lines = [
         row("events", "seconds", "events/s", "per core"),
