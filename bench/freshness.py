@@ -77,12 +77,12 @@ def measure(
     with httpx.Client(base_url=stack.settings.url("metrics"), timeout=10) as metrics:
         _until_consuming(stack.settings.url("ingest"), authorization, body, metrics, poll_s)
         before = _written(metrics)
-        load = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        load = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
         polls = _poll_while(load, metrics, before, poll_s)
+        if load.returncode != 0:
+            raise RuntimeError(f"bench.loadgen failed ({load.returncode})")
         accepted = [float(line) for line in answers.read_text().split()]
         polls += _poll_until(metrics, before, len(accepted) * batch, poll_s)
-    if load.returncode != 0:
-        raise RuntimeError(f"bench.loadgen failed ({load.returncode})")
 
     waits = _waits(accepted, batch, polls, accepted[0] + warmup_s)
     return {
@@ -111,11 +111,12 @@ def _until_consuming(
     probe = body.read_bytes().replace(payloads.REQUEST_ID.encode(), b"probe")
     headers = {"Authorization": authorization, "Content-Type": "application/json"}
     httpx.post(f"{ingest}/v1/batch", content=probe, headers=headers).raise_for_status()
-    _poll_until(metrics, before, 1, poll_s)
+    if _poll_until(metrics, before, 1, poll_s)[-1][1] < 1:
+        raise RuntimeError("the metrics consumer wrote nothing within 30 s")
 
 
 def _poll_while(
-    load: subprocess.Popen[str], metrics: httpx.Client, before: int, poll_s: float
+    load: subprocess.Popen[bytes], metrics: httpx.Client, before: int, poll_s: float
 ) -> list[tuple[float, int]]:
     polls = []
     while load.poll() is None:
