@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -65,6 +65,7 @@ class EventKeys(msgspec.Struct):
 
 
 _keys_decoder = msgspec.json.Decoder(list[EventKeys])
+_raw_events = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _encoder = msgspec.json.Encoder()
 
 
@@ -122,10 +123,12 @@ def with_accounts(record: Record, accounts: list[str]) -> Record:
     "" for the ones that keep the default, their own `group_id`)."""
     if not any(accounts):
         return record
-    events: list[dict[str, Any]] = msgspec.json.decode(record.value)
+    # Fields stay raw JSON: only their bytes are copied back, so a value Python could not hold
+    # (a number beyond a float, say) passes through to ClickHouse as it came.
+    events = _raw_events.decode(record.value)
     for event, account in zip(events, accounts, strict=True):
         if account:
-            event["account_id"] = account
+            event["account_id"] = msgspec.Raw(_encoder.encode(account))
     return Record(record.key, _encoder.encode(events), record.events)
 
 

@@ -1,5 +1,4 @@
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 import pytest
@@ -17,24 +16,8 @@ from services.metrics.consumer import (
 )
 from services.metrics.settings import MetricsSettings
 from services.metrics.warehouse import Warehouse
-from shared.events import Event, encode_record, local_day
-
-
-def make_event(**overrides: Any) -> Event:
-    timestamp = overrides.pop("timestamp", datetime(2014, 5, 27, 3, 12, tzinfo=UTC))
-    fields: dict[str, Any] = {
-        "tenant_id": "ten_1",
-        "product_id": "prd_1",
-        "message_id": "m1",
-        "type": "track",
-        "event": "opened",
-        "user_id": "u1",
-        "timestamp": timestamp,
-        "day": local_day(timestamp, overrides.get("timezone", "UTC")),
-        "received_at": datetime(2026, 12, 3, tzinfo=UTC),
-        **overrides,
-    }
-    return Event(**fields)
+from shared.events import encode_record, local_day
+from tests.metrics.factories import make_event
 
 
 def make_record(
@@ -173,6 +156,23 @@ async def test_an_event_keeps_its_group_as_account_unless_one_was_attributed(
         " ORDER BY message_id"
     )
     assert rows == [("m1", "acme", "UTC"), ("m2", "globex", "UTC"), ("m3", "", "UTC")]
+
+
+@pytest.mark.integration
+async def test_an_attributed_event_keeps_values_python_cannot_hold_and_is_written(
+    warehouse: Warehouse,
+) -> None:
+    huge = msgspec.Raw(b'{"x":1e400,"n":123456789012345678901234567890}')
+    value = encode_record([make_event(product_id="prd_big", message_id="m1", properties=huge)])
+
+    record = with_accounts(Record(None, value, decode_keys(value)), ["globex"])
+
+    assert b'"x":1e400' in record.value
+    assert await insert_isolating_refused(warehouse, [record]) == []
+    rows = await warehouse.rows(
+        "SELECT account_id, properties FROM events WHERE product_id = 'prd_big'"
+    )
+    assert rows == [("globex", '{"x":1e400,"n":123456789012345678901234567890}')]
 
 
 @pytest.mark.parametrize(
