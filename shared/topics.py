@@ -16,9 +16,11 @@ class Topic:
         return f"{namespace}.{self.suffix}"
 
 
-# Accepted tracking calls, one record per event, JSON of `shared.events.Event`.
-# Keyed by product and user so that one user's events stay in order on one partition:
-# the metrics consumer relies on that order to attribute events to the user's last group.
+# Accepted tracking calls: a record is a JSON array of `shared.events.Event`, one record per
+# request (several, in order, when a request's events would not fit in 900 KB).
+# Keyed by product and the request's first user so that a user's events stay in order on one
+# partition: the metrics consumer relies on that order to attribute events to the user's last
+# group.
 EVENTS = Topic(
     suffix="events",
     partitions=4,

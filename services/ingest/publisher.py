@@ -20,6 +20,22 @@ from shared.topics import EVENTS
 log = logging.getLogger(__name__)
 
 
+# The most one record may hold. Kafka refuses records over its message.max.bytes (1 MB by
+# default), and a 500 KB request can grow past that: the batch's context is copied into each of
+# its events, and every event gains its product, day and times.
+MAX_RECORD_BYTES = 900_000
+
+
+def records_of(events: list[Event], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """`events` as one record, or, when that would be over `limit` bytes, as several records that
+    fit, in order. A single event is one record whatever its size (ingest caps it at 32 KB)."""
+    value = encode_record(events)
+    if len(value) <= limit or len(events) == 1:
+        return [value]
+    middle = len(events) // 2
+    return records_of(events[:middle], limit) + records_of(events[middle:], limit)
+
+
 class Publisher:
     def __init__(self, settings: KizunaSettings, retry_after_s: int) -> None:
         self._settings = settings
@@ -75,9 +91,11 @@ class Publisher:
             raise self._unavailable("the event broker did not acknowledge in time") from exc
 
     async def _send_all(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
-        # One record per request: its events stay together and in order.
-        ack = await producer.send(self._topic, value=encode_record(events), key=record_key(events))
-        await ack
+        # A request's records share a key, and so a partition: its events stay in order.
+        key = record_key(events)
+        acks = [await producer.send(self._topic, value=v, key=key) for v in records_of(events)]
+        for ack in acks:
+            await ack
 
     def _unavailable(self, detail: str) -> Unavailable:
         return Unavailable(
