@@ -7,7 +7,6 @@ decompression; nesting is capped so that whatever ingest accepts, every later st
 
 import asyncio
 import base64
-import binascii
 import re
 import zlib
 from typing import Any
@@ -115,5 +114,5 @@ def basic_user(request: Request) -> str | None:
         return None
     try:
         return base64.b64decode(value, validate=True).decode().partition(":")[0] or None
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or a header that is not ASCII
         return None  # a malformed header: fall back to the body's writeKey

@@ -32,6 +32,9 @@ class ProductDirectory:
         scheme, _, api_key = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not api_key:
             raise AuthenticationError("send `Authorization: Bearer <api key>`")
+        if not (api_key.isascii() and api_key.isprintable()):
+            # No key has such characters, and a header could not carry them on to content.
+            raise AuthenticationError("unknown or revoked API key", code="invalid_api_key")
         key = (hashlib.sha256(api_key.encode()).hexdigest(), slug)
         cached = self._cache.get(key)
         if cached is not None and time.monotonic() - cached[1] < self._ttl:

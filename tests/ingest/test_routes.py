@@ -218,6 +218,18 @@ async def test_broker_down_gives_503_with_retry_after(
     assert response.json()["code"] == "broker_unavailable"
 
 
+async def test_an_authorization_header_that_is_not_ascii_falls_back_to_the_body_write_key(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    body = orjson.dumps({**make_event(), "writeKey": WRITE_KEY})
+    headers = {"Authorization": "Basic é".encode()}
+
+    response = await client.post("/v1/track", content=body, headers=headers)
+
+    assert response.status_code == 200
+    assert len(publisher.published) == 1
+
+
 @pytest.mark.parametrize("path", ["/v1/track", "/v1/batch"])
 async def test_a_get_on_a_tracking_route_gets_405_in_the_error_shape(
     client: httpx.AsyncClient, path: str

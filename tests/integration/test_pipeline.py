@@ -82,8 +82,33 @@ def test_metrics_need_a_valid_api_key(running: RunningStack) -> None:
             "/v1/metrics/stickiness", params=params, headers={"Authorization": "Bearer sk_nope"}
         )
         unknown = api.get("/v1/metrics/stickiness", params={**params, "product": "nope"})
+        odd = api.get(
+            "/v1/metrics/stickiness", params=params, headers={"Authorization": "Bearer é".encode()}
+        )
     assert (missing.status_code, wrong.status_code, unknown.status_code) == (401, 401, 404)
-    assert wrong.json()["code"] == "invalid_api_key"
+    assert (wrong.json()["code"], odd.status_code, odd.json()["code"]) == (
+        "invalid_api_key",
+        401,
+        "invalid_api_key",
+    )
+
+
+def test_a_request_whose_events_outgrow_one_kafka_record_is_accepted_and_counted(
+    running: RunningStack,
+) -> None:
+    # 600 calls and a 2 KB batch context: a 55 KB request whose events, each carrying the
+    # context, come to about 1.3 MB, over what one Kafka record may hold.
+    account = f"big-{uuid.uuid4().hex[:8]}"
+    calls = [
+        {"type": "track", "event": "e", "userId": f"u{n}", "timestamp": "2024-02-01T10:00:00Z"}
+        for n in range(600)
+    ]
+    body = {"batch": calls, "context": {"groupId": account, "pad": "x" * 2000}}
+    with running.ingest() as ingest:
+        assert ingest.post("/v1/batch", json=body).status_code == 200
+
+    span = {"account": account, "start": "2024-02-01", "end": "2024-02-01"}
+    assert eventually(lambda: active_users(running, **span) == [600])
 
 
 @pytest.mark.parametrize(
