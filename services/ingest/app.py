@@ -10,10 +10,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.ingest.keys import WriteKeyCache
 from services.ingest.publisher import Publisher
 from services.ingest.routes import ROUTES
+from services.ingest.runtime import settle_gc
 from services.ingest.settings import IngestSettings
 from shared import logs
 from shared.errors import Unavailable, install_error_handlers
-from shared.runtime import settle_gc
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:

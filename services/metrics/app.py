@@ -19,7 +19,6 @@ from services.metrics.settings import MetricsSettings
 from services.metrics.warehouse import Warehouse
 from shared import logs
 from shared.errors import Unavailable, install_error_handlers
-from shared.runtime import settle_gc
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             app.state.products = ProductDirectory(client, settings.auth_cache_ttl_s)
             app.state.consumer = EventsConsumer(settings, warehouse) if settings.consume else None
             task = _start_consumer(app.state.consumer)
-            settle_gc()
             yield
             if task is not None:
                 task.cancel()

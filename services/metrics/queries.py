@@ -2,8 +2,8 @@
 
 Active users and stickiness merge the per-day user sets of `daily_active_users` (per account)
 or `daily_active_users_product` (whole product); event counts merge the per-day message sets of
-`daily_events`. Days are
-calendar days in the product's timezone, stored with each row (see schema.py).
+`daily_events`. Days are calendar days in the product's timezone, stored with each row (see
+schema.py).
 """
 
 from dataclasses import dataclass

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.runtime import GC_YOUNG_THRESHOLD, settle_gc
+from services.ingest.runtime import GC_YOUNG_THRESHOLD, settle_gc
 
 
 @pytest.fixture

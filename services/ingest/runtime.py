@@ -1,4 +1,4 @@
-"""Process-wide tuning a service applies once it has started."""
+"""Process-wide tuning ingest applies once it has started."""
 
 import gc
 
