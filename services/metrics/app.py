@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 
 import httpx
@@ -16,6 +16,7 @@ from services.metrics.auth import ProductDirectory
 from services.metrics.consumer import EventsConsumer
 from services.metrics.routes import router
 from services.metrics.settings import MetricsSettings
+from services.metrics.settle import Settler
 from services.metrics.warehouse import Warehouse
 from shared import logs
 from shared.errors import Unavailable, install_error_handlers
@@ -35,10 +36,20 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         async with httpx.AsyncClient(base_url=settings.content_url, timeout=timeout) as client:
             app.state.warehouse = warehouse
             app.state.products = ProductDirectory(client, settings.auth_cache_ttl_s)
-            app.state.consumer = EventsConsumer(settings, warehouse) if settings.consume else None
-            task = _start_consumer(app.state.consumer)
+            app.state.consumer = None
+            app.state.settler = None
+            tasks = []
+            if settings.consume:
+                app.state.consumer = EventsConsumer(settings, warehouse)
+                app.state.settler = Settler(
+                    warehouse, settings.settle_interval_s, settings.settle_max_rows
+                )
+                tasks = [
+                    _start(app.state.consumer.run(), "events-consumer"),
+                    _start(app.state.settler.run(), "settler"),
+                ]
             yield
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -49,28 +60,32 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     app.include_router(router)
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str | int]:
+    async def healthz() -> dict[str, str | int | None]:
         try:
             await app.state.warehouse.rows("SELECT 1")
         except Exception as exc:  # any driver failure means: not healthy
             raise Unavailable("the warehouse does not answer") from exc
-        consumer = app.state.consumer
-        return {"status": "ok", "rows_written": consumer.written if consumer else 0}
+        consumer, settler = app.state.consumer, app.state.settler
+        return {
+            "status": "ok",
+            "rows_written": consumer.written if consumer else 0,
+            "settle_passes": settler.passes if settler else 0,
+            "unsettled_days": settler.unsettled if settler else None,
+        }
 
     return app
 
 
-def _start_consumer(consumer: EventsConsumer | None) -> "asyncio.Task[None] | None":
-    if consumer is None:
-        return None
-    task = asyncio.create_task(consumer.run(), name="events-consumer")
+def _start(work: Coroutine[None, None, None], name: str) -> "asyncio.Task[None]":
+    task = asyncio.create_task(work, name=name)
     task.add_done_callback(_stop_process_if_failed)
     return task
 
 
 def _stop_process_if_failed(task: "asyncio.Task[None]") -> None:
-    """A consumer that died is a crash: stop the process so its supervisor restarts it."""
+    """A consumer or settler that died is a crash: stop the process so its supervisor restarts
+    it."""
     if task.cancelled() or task.exception() is None:
         return
-    log.error("consumer_crashed", exc_info=task.exception())
+    log.error("task_crashed", extra={"task": task.get_name()}, exc_info=task.exception())
     os.kill(os.getpid(), signal.SIGTERM)

@@ -1,15 +1,15 @@
 """The SQL behind the metrics API.
 
 Active users and stickiness merge the per-day user sets of `daily_active_users` (per account)
-or `daily_active_users_product` (whole product); event counts merge the per-day message sets of
-`daily_events`. Days are calendar days in the product's timezone, stored with each row (see
-schema.py).
+or `daily_active_users_product` (whole product); event counts add up the settled counts of
+`daily_event_counts` and merge the per-day message sets of `daily_events` for the other days.
+Days are calendar days in the product's timezone, stored with each row (see schema.py).
 """
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from services.metrics.periods import Interval, period_starts
+from services.metrics.periods import Interval, period_start, period_starts
 from services.metrics.warehouse import Warehouse
 
 # Date32 arithmetic: toMonday and toStartOfMonth would return Date, which stops at 1970.
@@ -66,15 +66,57 @@ async def tracked_events(
     end: date,
     event: str | None,
 ) -> list[tuple[date, int]]:
-    """Track calls per period (of one event name, when given), each message counted once."""
+    """Track calls per period (of one event name, when given), each message counted once on
+    each day it landed on: a period's count is the sum of its days'. Days the settler has
+    counted and that have not changed since are read from `daily_event_counts`, the others
+    from their sets (see settle.py)."""
+    params = {
+        **scope.parameters(start, end),
+        "grain": GRAINS[scope.account is not None, event is not None],
+        "account": scope.account or "",
+        "event": event or "",
+    }
+    settled_days: set[date] = set()
+    per_day: dict[date, int] = {}
+    for day, grain, messages in await warehouse.rows(SETTLED_COUNTS, params):
+        if grain == "day":
+            settled_days.add(day)
+        if grain == params["grain"]:
+            per_day[day] = int(messages)
     name = " AND event = {event:String}" if event else ""
     sql = (
-        f"SELECT {BUCKETS[interval]} AS period, uniqExactMerge(messages) FROM daily_events"
-        f" WHERE {scope.where()}{name} GROUP BY period"
+        "SELECT day, uniqExactMerge(messages) FROM daily_events"
+        f" WHERE {scope.where()}{name} AND day NOT IN {{settled:Array(Date32)}} GROUP BY day"
     )
-    params = {**scope.parameters(start, end), **({"event": event} if event else {})}
-    counts = dict(await warehouse.rows(sql, params))
+    per_day.update(await warehouse.rows(sql, {**params, "settled": sorted(settled_days)}))
+    counts: dict[date, int] = {}
+    for day, messages in per_day.items():
+        period = period_start(day, interval)
+        counts[period] = counts.get(period, 0) + int(messages)
     return _series(counts, start, end, interval)
+
+
+# (by account, by event name) → the grain of daily_event_counts that answers it.
+GRAINS = {
+    (False, False): "day",
+    (False, True): "event",
+    (True, False): "account",
+    (True, True): "account_event",
+}
+
+# The settled counts of the days in range that still hold: each day's 'day' row (the day is
+# settled) and the rows of the grain asked for. A day's counts hold while its sum of rows is
+# the one they were made from.
+SETTLED_COUNTS = """
+SELECT day, grain, messages FROM daily_event_counts FINAL
+WHERE product_id = {product:String} AND day >= {start:Date32} AND day <= {end:Date32}
+    AND (grain = 'day' OR grain = {grain:String} AND account_id = {account:String}
+        AND event = {event:String})
+    AND (day, day_rows) IN (
+        SELECT day, sum(rows) FROM daily_events
+        WHERE product_id = {product:String} AND day >= {start:Date32} AND day <= {end:Date32}
+        GROUP BY day)
+"""
 
 
 def _series(

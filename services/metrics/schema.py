@@ -9,7 +9,9 @@ timezone at the time it was accepted; sorting by it makes a date range one slice
 day, the set of active users as a uniqExact state, filled by materialized views as rows are
 inserted: active users and stickiness merge at most a few hundred states instead of scanning
 events. A duplicate row adds a user who is already in the set, so they too count it once.
-`daily_events` does the same for track calls, with sets of message ids.
+`daily_events` does the same for track calls, with sets of message ids, and counts the rows it
+was given. `daily_event_counts` holds what those sets come to for days that stopped changing
+(see settle.py).
 """
 
 # TODO(#7): versioned migrations applied at start-up, the same for chDB and a server.
@@ -97,7 +99,8 @@ GROUP BY product_id, day
 """
 
 # Track calls per account, event name and day, as the set of their message ids: a message that
-# arrives twice adds nothing, so counts match `events` read with FINAL.
+# arrives twice adds nothing, so counts match `events` read with FINAL. `rows` only grows, with
+# every row inserted, merged or not: a day whose sum of rows is unchanged holds the same sets.
 DAILY_EVENTS = """
 CREATE TABLE IF NOT EXISTS daily_events
 (
@@ -105,7 +108,8 @@ CREATE TABLE IF NOT EXISTS daily_events
     account_id String,
     event String,
     day Date32,
-    messages AggregateFunction(uniqExact, String)
+    messages AggregateFunction(uniqExact, String),
+    rows SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = AggregatingMergeTree
 ORDER BY (product_id, account_id, day, event)
@@ -113,10 +117,28 @@ ORDER BY (product_id, account_id, day, event)
 
 DAILY_EVENTS_MV = """
 CREATE MATERIALIZED VIEW IF NOT EXISTS daily_events_mv TO daily_events AS
-SELECT product_id, account_id, event, day, uniqExactState(message_id) AS messages
+SELECT product_id, account_id, event, day, uniqExactState(message_id) AS messages, count() AS rows
 FROM events
 WHERE type = 'track'
 GROUP BY product_id, account_id, event, day
+"""
+
+# What the sets of `daily_events` came to for a day of a product, at each grain a query can ask
+# for, written by the settler. A count holds while the day's sum of rows in `daily_events` still
+# equals its day_rows. Grain 'day' and 'event' rows have account_id '', 'day' rows event ''.
+DAILY_EVENT_COUNTS = """
+CREATE TABLE IF NOT EXISTS daily_event_counts
+(
+    product_id LowCardinality(String),
+    day Date32,
+    grain Enum8('day' = 0, 'event' = 1, 'account' = 2, 'account_event' = 3),
+    account_id String,
+    event String,
+    messages UInt64,
+    day_rows UInt64 COMMENT 'the day''s sum of daily_events.rows these counts were made from'
+)
+ENGINE = ReplacingMergeTree(day_rows)
+ORDER BY (product_id, day, grain, account_id, event)
 """
 
 STATEMENTS = (
@@ -128,9 +150,10 @@ STATEMENTS = (
     DAILY_ACTIVE_USERS_PRODUCT_MV,
     DAILY_EVENTS,
     DAILY_EVENTS_MV,
+    DAILY_EVENT_COUNTS,
 )
 
 # Written before versioned migrations existed; a warehouse without it predates this schema.
-REQUIRED_COLUMN = ("events", "timezone")
+REQUIRED_COLUMN = ("daily_events", "rows")
 
 HISTORY_COLUMNS = ("product_id", "user_id", "named_at", "account_id")

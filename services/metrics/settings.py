@@ -13,7 +13,12 @@ class MetricsSettings(KizunaSettings):
     # this old instead: fewer, larger inserts cost ClickHouse less per event, and the events
     # queued behind it wait less in all.
     batch_max_age_behind_s: float = Field(default=1.0, gt=0)
+    # How often the settler looks for days to count (see settle.py), and how many rows of
+    # daily_events one of its statements may read: API queries wait behind each.
+    settle_interval_s: float = Field(default=2.0, gt=0)
+    settle_max_rows: int = Field(default=1_000_000, gt=0)
     # How long an API key → product answer from the content service is trusted.
     auth_cache_ttl_s: float = Field(default=30.0, ge=0)
-    # Run the events consumer inside this process (off only for API-only replicas).
+    # Run the events consumer and the settler inside this process (off only for API-only
+    # replicas).
     consume: bool = True
