@@ -289,6 +289,18 @@ def e2e_section(result: dict[str, Any]) -> tuple[list[Goal], list[str]]:
     return goals, lines
 
 
+def _settled(scales: list[dict[str, Any]]) -> str:
+    """How long each stack took to settle its event counts before the passes, when recorded."""
+    waits = [f"×{s['scale']} {s['settle_seconds']} s" for s in scales if "settle_seconds" in s]
+    if not waits:
+        return ""
+    return (
+        " Event counts of days that stopped changing are read from settled counts"
+        " (services/metrics/settle.py). Each stack had counted every day before its passes:"
+        f" the wait, once its data was in, was {', '.join(waits)}."
+    )
+
+
 def queries_section(result: dict[str, Any]) -> tuple[list[Goal], list[str]]:
     scales = result.get("scales", [])
     lines = [
@@ -299,7 +311,8 @@ def queries_section(result: dict[str, Any]) -> tuple[list[Goal], list[str]]:
         " pool every target's requests; `slowest` is the target with the highest p95. Load"
         " average (1 min) before and after the passes: "
         + ", ".join(f"×{s['scale']} {_span(s.get('load_average'))}" for s in scales)
-        + ".",
+        + "."
+        + _settled(scales),
         "",
         row(*QUERY_COLUMNS),
         row("---", *["---:"] * 6, "---"),
