@@ -5,8 +5,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 
-from services.content import routes
+from services.content import experience_routes, routes, sdk
 from services.content.db import create_tables, make_engine, make_sessions
 from services.content.settings import ContentSettings
 from shared import logs
@@ -37,7 +39,20 @@ def create_app(settings: ContentSettings | None = None) -> FastAPI:
     app = FastAPI(title="Kizuna content", lifespan=lifespan)
     app.state.settings = settings
     app.include_router(routes.admin)
+    app.include_router(experience_routes.router)
+    app.include_router(sdk.router)
     app.include_router(routes.internal)
     app.include_router(routes.health)
+    # Snippets call /sdk from the vendor's pages. No route reads cookies (the admin API takes a
+    # bearer key), so letting any origin read answers gives nothing away.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET"],
+        allow_headers=["If-None-Match"],
+        expose_headers=["ETag"],
+        max_age=86400,
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=1_000)
     install_error_handlers(app)
     return app

@@ -64,7 +64,7 @@ async def _ensure_rows(repo: Repository, write_key: str, api_key: str) -> bool:
     """Create what is missing; return True when a demo key was found revoked."""
     tenant = await repo.find_tenant(DEMO_SLUG)
     if tenant is None:
-        tenant = await repo.create_tenant(DEMO_SLUG, "Demo")
+        tenant = await repo.create_tenant(DEMO_SLUG, "Demo", plan="light")
     api_row = await repo.ensure_api_key(tenant.id, api_key)
 
     products = {product.slug: product for product in await repo.list_products(tenant.id)}

@@ -2,10 +2,13 @@
 
 ApiError (shared.errors)
 ├── InvalidTimezone      400 invalid_timezone, attr "timezone"
+├── InvalidExperience    400 invalid_experience, attr the field at fault
+├── PlanLimitReached     402 plan_limit_reached
 ├── AuthenticationError
 │   └── InvalidApiKey    401 invalid_api_key (missing, unknown or revoked)
 ├── NotFound
 │   ├── ProductNotFound  404 product_not_found
+│   ├── ExperienceNotFound 404 experience_not_found
 │   ├── KeyNotFound      404 write_key_not_found / api_key_not_found
 │   └── UnknownWriteKey  404 unknown_write_key (internal lookup: unknown or revoked)
 └── Conflict
@@ -25,6 +28,16 @@ class InvalidTimezone(ApiError):
         super().__init__(f"{name!r} is not an IANA time zone name", attr="timezone")
 
 
+class InvalidExperience(ApiError):
+    code = "invalid_experience"
+
+
+class PlanLimitReached(ApiError):
+    status = 402
+    type = "plan_error"
+    code = "plan_limit_reached"
+
+
 class InvalidApiKey(AuthenticationError):
     code = "invalid_api_key"
 
@@ -37,6 +50,13 @@ class ProductNotFound(NotFound):
 
     def __init__(self, slug: str) -> None:
         super().__init__(f"no product with slug {slug!r}", attr="slug")
+
+
+class ExperienceNotFound(NotFound):
+    code = "experience_not_found"
+
+    def __init__(self, experience_id: str) -> None:
+        super().__init__(f"no experience with id {experience_id!r}", attr="experience_id")
 
 
 class KeyNotFound(NotFound):

@@ -21,10 +21,12 @@ from services.content.errors import (
     InvalidApiKey,
     InvalidTimezone,
     KeyNotFound,
+    PlanLimitReached,
     ProductNotFound,
     SlugTaken,
 )
 from services.content.models import ApiKey, Product, Tenant, WriteKey, utcnow
+from services.content.plans import PLANS
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,10 @@ class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def create_tenant(self, slug: str, name: str) -> Tenant:
-        tenant = Tenant(slug=slug, name=name)
+    async def create_tenant(self, slug: str, name: str, plan: str = "free") -> Tenant:
+        if plan not in PLANS:
+            raise ValueError(f"unknown plan {plan!r}")
+        tenant = Tenant(slug=slug, name=name, plan=plan)
         self.session.add(tenant)
         await self.session.commit()
         log.info("tenant_created", extra={"tenant_id": tenant.id, "tenant": slug})
@@ -101,8 +105,17 @@ class Repository:
     ) -> tuple[Product, WriteKey]:
         """Create a product with its first write key (`write_key`, or a random one).
 
-        Raises InvalidTimezone, or SlugTaken when the tenant already has a product `slug`.
+        Raises InvalidTimezone, SlugTaken when the tenant already has a product `slug`, or
+        PlanLimitReached when its plan allows no more products.
         """
+        tenant = await self.session.get_one(Tenant, tenant_id)
+        limit = PLANS[tenant.plan].products
+        if limit is not None and len(await self.list_products(tenant_id)) >= limit:
+            raise PlanLimitReached(
+                f"the {PLANS[tenant.plan].name} plan allows {limit} product"
+                + ("s" if limit > 1 else ""),
+                attr="slug",
+            )
         product = Product(
             tenant_id=tenant_id, slug=slug, name=name, timezone=check_timezone(timezone)
         )

@@ -1,9 +1,12 @@
 """Request and response bodies of the content API, in Create / Update / Read families."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from services.content.experiences import Days, Frequency, Kind, Settings, Strict, Targeting
+from services.content.models import Experience
 
 # Slugs appear in URLs and in event rows: lower-case letters, digits and inner dashes.
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
@@ -72,3 +75,55 @@ class WriteKeyTargetRead(ReadModel):
 
 class HealthRead(BaseModel):
     status: str
+
+
+class ExperienceCreate(Settings):
+    kind: Kind
+    name: Name
+    content: dict[str, Any] = Field(description="by kind: see docs/snippet.md")
+
+
+class ExperienceUpdate(Strict):
+    """Fields to change in the draft; the others keep their values."""
+
+    name: Name | None = None
+    content: dict[str, Any] | None = None
+    targeting: Targeting | None = None
+    frequency: Frequency | None = None
+    priority: Annotated[int, Field(ge=-1000, le=1000)] | None = None
+    reask_after_days: Days | None = None
+    survey_cooldown_days: Days | None = None
+
+
+class ExperienceRead(ReadModel):
+    id: str
+    product_id: str
+    kind: str
+    name: str
+    status: Literal["draft", "published"]
+    published_version: int | None = Field(description="the version snippets see; none: hidden")
+    latest_version: int
+    unpublished_changes: bool
+    draft: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Experience) -> "ExperienceRead":
+        status = "draft" if row.published_version is None else "published"
+        fields = {name: getattr(row, name) for name in cls.model_fields if name != "status"}
+        return cls.model_validate({**fields, "status": status})
+
+
+class ExperienceVersionRead(ReadModel):
+    version: int
+    name: str
+    definition: dict[str, Any]
+    published_at: datetime
+
+
+class TenantRead(ReadModel):
+    id: str
+    slug: str
+    name: str
+    plan: str

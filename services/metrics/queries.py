@@ -145,3 +145,39 @@ async def stickiness(warehouse: Warehouse, scope: Scope, day: date) -> Stickines
     }
     [(dau, wau, mau)] = await warehouse.rows(sql, params)
     return Stickiness(int(dau), int(wau), int(mau))
+
+
+@dataclass(frozen=True)
+class Nps:
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+
+    @property
+    def score(self) -> float | None:
+        """% promoters - % detractors, from -100 to 100; None without responses."""
+        if not self.responses:
+            return None
+        return round(100 * (self.promoters - self.detractors) / self.responses, 1)
+
+
+async def nps(
+    warehouse: Warehouse, scope: Scope, start: date, end: date, survey: str | None
+) -> Nps:
+    """Net Promoter Score from the snippet's `survey_answered` events of NPS surveys between
+    start and end: each user's last answer in the range counts once."""
+    only = " AND JSONExtractString(properties, 'experience_id') = {survey:String}" if survey else ""
+    sql = (
+        "SELECT count(), countIf(score >= 9), countIf(score BETWEEN 7 AND 8), countIf(score <= 6)"
+        " FROM (SELECT argMax(JSONExtractInt(properties, 'score'), timestamp) AS score"
+        " FROM events FINAL"
+        f" WHERE {scope.where()} AND type = 'track'"
+        " AND event = 'survey_answered'"
+        " AND JSONExtractString(properties, 'question_type') = 'nps'"
+        " AND JSONHas(properties, 'score')"
+        f"{only} GROUP BY user_id)"
+    )
+    params = {**scope.parameters(start, end), **({"survey": survey} if survey else {})}
+    [(responses, promoters, passives, detractors)] = await warehouse.rows(sql, params)
+    return Nps(int(responses), int(promoters), int(passives), int(detractors))

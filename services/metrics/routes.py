@@ -14,6 +14,7 @@ from services.metrics.schemas import (
     ActiveUsersRead,
     EventsPoint,
     EventsRead,
+    NpsRead,
     StickinessRead,
 )
 from services.metrics.warehouse import Warehouse
@@ -144,3 +145,27 @@ async def stickiness(
 def _warehouse(request: Request) -> Warehouse:
     warehouse: Warehouse = request.app.state.warehouse
     return warehouse
+
+
+@router.get("/nps", response_model=NpsRead)
+async def nps(
+    request: Request,
+    on: Annotated[Target, Depends(target)],
+    start: date,
+    end: date,
+    survey: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> NpsRead:
+    span = Range(start, end)
+    found = await queries.nps(_warehouse(request), on.scope, span.start, span.end, survey)
+    return NpsRead(
+        product=on.product,
+        account=on.account,
+        survey=survey,
+        start=start,
+        end=end,
+        responses=found.responses,
+        promoters=found.promoters,
+        passives=found.passives,
+        detractors=found.detractors,
+        nps=found.score,
+    )

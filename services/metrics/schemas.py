@@ -1,6 +1,6 @@
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.metrics.periods import Interval
 
@@ -41,3 +41,16 @@ class StickinessRead(BaseModel):
     wau: int
     mau: int
     dau_mau: float | None  # null when nobody was active in the 30 days
+
+
+class NpsRead(BaseModel):
+    product: str
+    account: str | None
+    survey: str | None = Field(description="an NPS survey's experience id; none: every one")
+    start: date
+    end: date
+    responses: int = Field(description="users who answered; each user's last answer counts")
+    promoters: int = Field(description="scores 9-10")
+    passives: int = Field(description="scores 7-8")
+    detractors: int = Field(description="scores 0-6")
+    nps: float | None = Field(description="% promoters - % detractors; none without answers")

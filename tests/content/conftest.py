@@ -61,9 +61,9 @@ async def repo(settings: ContentSettings) -> AsyncIterator[Repository]:
 def make_tenant(repo: Repository) -> TenantFactory:
     """Tenants have no public create endpoint yet, so tests make them through the repository."""
 
-    async def make(slug: str | None = None) -> TenantAuth:
+    async def make(slug: str | None = None, plan: str = "light") -> TenantAuth:
         slug = slug or f"t-{uuid.uuid4().hex[:8]}"
-        tenant = await repo.create_tenant(slug, slug.title())
+        tenant = await repo.create_tenant(slug, slug.title(), plan)
         issued = await repo.issue_api_key(tenant.id)
         return TenantAuth(id=tenant.id, slug=slug, api_key=issued.key)
 

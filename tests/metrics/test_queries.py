@@ -1,5 +1,6 @@
 """The metrics SQL on a real chDB warehouse, against counts worked out by hand."""
 
+import json
 from collections.abc import Iterator
 from datetime import date
 
@@ -127,3 +128,43 @@ async def test_days_before_1970_are_counted_on_their_own_date(warehouse: Warehou
     weeks = await queries.active_users(warehouse, scope, "week", day, day)
     months = await queries.active_users(warehouse, scope, "month", day, day)
     assert (days, weeks, months) == ([(day, 1)], [(date(1965, 3, 1), 1)], [(date(1965, 3, 1), 1)])
+
+
+async def test_nps_counts_each_users_last_answer_of_nps_surveys(warehouse: Warehouse) -> None:
+    def answer(user: str, ts: str, score: int, kind: str = "nps", survey: str = "exp_a") -> dict:
+        properties = {"experience_id": survey, "question_type": kind, "score": score}
+        return make_row(
+            "prd_q6",
+            user,
+            ts,
+            group="acme",
+            event="survey_answered",
+            properties=json.dumps(properties),
+        )
+
+    await insert(
+        warehouse,
+        [
+            answer("u1", "2024-05-01T10:00:00.000Z", 3),
+            answer("u1", "2024-05-02T10:00:00.000Z", 10),  # u1 changed their mind: a promoter
+            answer("u2", "2024-05-02T11:00:00.000Z", 9),
+            answer("u3", "2024-05-03T11:00:00.000Z", 7),
+            answer("u4", "2024-05-03T12:00:00.000Z", 0),
+            answer("u5", "2024-05-03T12:00:00.000Z", 10, kind="single"),  # not an NPS survey
+            answer("u6", "2024-05-03T12:00:00.000Z", 2, survey="exp_b"),
+            answer("u7", "2024-06-01T12:00:00.000Z", 2),  # outside the range
+        ],
+    )
+    scope = queries.Scope("prd_q6", "UTC")
+    start, end = date(2024, 5, 1), date(2024, 5, 31)
+
+    every = await queries.nps(warehouse, scope, start, end, None)
+    one = await queries.nps(warehouse, scope, start, end, "exp_a")
+    assert (every.responses, every.promoters, every.passives, every.detractors) == (5, 2, 1, 2)
+    assert (one.responses, one.promoters, one.passives, one.detractors, one.score) == (
+        4,
+        2,
+        1,
+        1,
+        25.0,
+    )
