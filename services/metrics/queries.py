@@ -8,6 +8,7 @@ Days are calendar days in the product's timezone, stored with each row (see sche
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from services.metrics.periods import Interval, period_start, period_starts
 from services.metrics.warehouse import Warehouse
@@ -155,11 +156,13 @@ class Nps:
     detractors: int
 
     @property
-    def score(self) -> float | None:
-        """% promoters - % detractors, from -100 to 100; None without responses."""
+    def score(self) -> int | None:
+        """% promoters - % detractors, from -100 to 100, rounded once (halves away from zero);
+        None without responses."""
         if not self.responses:
             return None
-        return round(100 * (self.promoters - self.detractors) / self.responses, 1)
+        exact = Decimal(100 * (self.promoters - self.detractors)) / self.responses
+        return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 async def nps(

@@ -53,4 +53,6 @@ class NpsRead(BaseModel):
     promoters: int = Field(description="scores 9-10")
     passives: int = Field(description="scores 7-8")
     detractors: int = Field(description="scores 0-6")
-    nps: float | None = Field(description="% promoters - % detractors; none without answers")
+    nps: int | None = Field(
+        description="% promoters - % detractors, rounded once; none without answers"
+    )

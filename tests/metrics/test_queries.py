@@ -168,3 +168,19 @@ async def test_nps_counts_each_users_last_answer_of_nps_surveys(warehouse: Wareh
         1,
         25.0,
     )
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [([10, 7, 7, 8, 3, 5], -17), ([9, 9, 0, 7], 25), ([10, 0], 0), ([], None)],
+)
+def test_nps_is_rounded_once_and_null_without_answers(
+    scores: list[int], expected: int | None
+) -> None:
+    nps = queries.Nps(
+        responses=len(scores),
+        promoters=sum(s >= 9 for s in scores),
+        passives=sum(7 <= s <= 8 for s in scores),
+        detractors=sum(s <= 6 for s in scores),
+    )
+    assert nps.score == expected
