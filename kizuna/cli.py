@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from kizuna import replay, stack
+from kizuna import importer, replay, stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -11,6 +11,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stack.add_parser(commands)
     replay.add_parser(commands)
+    importer.add_parser(commands)
 
     args = parser.parse_args(argv)
     try:

@@ -387,8 +387,8 @@ def plan_xuetangx(args: argparse.Namespace, var_dir: Path) -> XuetangxPlan:
     """Check every input before anything is sent. Raises UsageError or DatasetError."""
     csv_path = _usage_file(args.dir)
     tz = _timezone(args.timezone)
-    write_key = args.write_key or _demo_write_key(var_dir / KEYS_FILE)
-    host = _host(args.host)
+    write_key = args.write_key or demo_key(var_dir / KEYS_FILE, "write_key", "--write-key")
+    host = host_url(args.host)
 
     summary = xuetangx.summarize(csv_path)
     courses = _courses(args.courses, summary)
@@ -457,22 +457,24 @@ def _timezone(name: str) -> tzinfo:
         ) from exc
 
 
-def _demo_write_key(keys_file: Path) -> str:
-    hint = "pass --write-key, or start the stack once (`kizuna run`) to create it"
+def demo_key(keys_file: Path, field: str, flag: str) -> str:
+    """The demo tenant's key `field` from the stack's keys file; raises UsageError."""
+    hint = f"pass {flag}, or start the stack once (`kizuna run`) to create it"
+    name = field.replace("_", " ")
     try:
         keys = json.loads(keys_file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise UsageError(f"no write key: {keys_file} does not exist; {hint}") from exc
+        raise UsageError(f"no {name}: {keys_file} does not exist; {hint}") from exc
     except (OSError, ValueError) as exc:
-        raise UsageError(f"no write key: cannot read {keys_file} ({exc}); {hint}") from exc
+        raise UsageError(f"no {name}: cannot read {keys_file} ({exc}); {hint}") from exc
 
-    key = keys.get("write_key") if isinstance(keys, dict) else None
+    key = keys.get(field) if isinstance(keys, dict) else None
     if not isinstance(key, str) or not key:
-        raise UsageError(f'no write key: {keys_file} has no "write_key" field; {hint}')
+        raise UsageError(f'no {name}: {keys_file} has no "{field}" field; {hint}')
     return key
 
 
-def _host(url: str) -> str:
+def host_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--host must be an http(s) URL, got {url!r}")
     return url.rstrip("/")

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from services.metrics.auth import ProductDirectory
 from services.metrics.consumer import EventsConsumer
-from services.metrics.routes import router
+from services.metrics.routes import customers, router
 from services.metrics.settings import MetricsSettings
 from services.metrics.settle import Settler
 from services.metrics.warehouse import Warehouse
@@ -58,6 +58,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     app = FastAPI(title="Kizuna metrics", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(customers)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str | int | None]:

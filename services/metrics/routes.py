@@ -6,22 +6,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from services.metrics import queries
+from services.metrics import accounts, queries
 from services.metrics.auth import ProductDirectory
 from services.metrics.periods import Interval
 from services.metrics.schemas import (
+    AccountRead,
     ActiveUsersPoint,
     ActiveUsersRead,
     EventsPoint,
     EventsRead,
     NpsRead,
     StickinessRead,
+    UploadRead,
 )
 from services.metrics.warehouse import Warehouse
 from shared.errors import ApiError
 from shared.events import EARLIEST, LATEST
 
 router = APIRouter(prefix="/v1/metrics")
+customers = APIRouter(prefix="/v1", tags=["customer data"])
 
 # A series longer than this is almost surely a mistake, and costs a scan of every row.
 MAX_RANGE_DAYS = 3660
@@ -169,3 +172,38 @@ async def nps(
         detractors=found.detractors,
         nps=found.score,
     )
+
+
+@customers.post("/accounts/bulk", response_model=UploadRead)
+async def upsert_accounts(
+    request: Request, on: Annotated[Target, Depends(target)], body: accounts.AccountsUpload
+) -> UploadRead:
+    """Set accounts' traits; each trait given replaces the one stored, the others stay."""
+    stored = await accounts.store(
+        _warehouse(request), "account_traits", "account_id", on.scope.product_id, [*body.accounts]
+    )
+    return UploadRead(records=len(body.accounts), traits=stored)
+
+
+@customers.post("/users/bulk", response_model=UploadRead)
+async def upsert_users(
+    request: Request, on: Annotated[Target, Depends(target)], body: accounts.UsersUpload
+) -> UploadRead:
+    """Set users' traits; each trait given replaces the one stored, the others stay."""
+    stored = await accounts.store(
+        _warehouse(request), "user_traits", "user_id", on.scope.product_id, [*body.users]
+    )
+    return UploadRead(records=len(body.users), traits=stored)
+
+
+@customers.get("/accounts", response_model=list[AccountRead])
+async def list_accounts(
+    request: Request, on: Annotated[Target, Depends(target)]
+) -> list[AccountRead]:
+    """Every account of the product with traits (or the one named by `account`), each trait
+    at its latest value."""
+    ids = [on.account] if on.account else None
+    found = await accounts.latest(
+        _warehouse(request), "account_traits", "account_id", on.scope.product_id, ids
+    )
+    return [AccountRead(id=account_id, traits=traits) for account_id, traits in found.items()]

@@ -141,6 +141,41 @@ ENGINE = ReplacingMergeTree(day_rows)
 ORDER BY (product_id, day, grain, account_id, event)
 """
 
+# Account and user traits, one row per trait: group calls and identify calls fill them through
+# the views below, the bulk API (accounts.py) directly. The latest value of each trait wins:
+# read them with FINAL or argMax(value, updated_at).
+TRAITS_TABLE = """
+CREATE TABLE IF NOT EXISTS {table}
+(
+    product_id LowCardinality(String),
+    {key} String,
+    trait String,
+    value String COMMENT 'the value as JSON',
+    updated_at DateTime64(3, 'UTC') COMMENT 'event time for calls, upload time for the API',
+    source LowCardinality(String) COMMENT 'group, identify or api'
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY (product_id, {key}, trait)
+"""
+ACCOUNT_TRAITS = TRAITS_TABLE.format(table="account_traits", key="account_id")
+USER_TRAITS = TRAITS_TABLE.format(table="user_traits", key="user_id")
+
+ACCOUNT_TRAITS_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS account_traits_mv TO account_traits AS
+SELECT product_id, group_id AS account_id, pair.1 AS trait, pair.2 AS value,
+    timestamp AS updated_at, 'group' AS source
+FROM events ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS pair
+WHERE type = 'group' AND group_id != ''
+"""
+
+USER_TRAITS_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_traits_mv TO user_traits AS
+SELECT product_id, user_id, pair.1 AS trait, pair.2 AS value,
+    timestamp AS updated_at, 'identify' AS source
+FROM events ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS pair
+WHERE type = 'identify' AND user_id != ''
+"""
+
 STATEMENTS = (
     EVENTS,
     USER_ACCOUNT_HISTORY,
@@ -151,6 +186,10 @@ STATEMENTS = (
     DAILY_EVENTS,
     DAILY_EVENTS_MV,
     DAILY_EVENT_COUNTS,
+    ACCOUNT_TRAITS,
+    USER_TRAITS,
+    ACCOUNT_TRAITS_MV,
+    USER_TRAITS_MV,
 )
 
 # Written before versioned migrations existed; a warehouse without it predates this schema.

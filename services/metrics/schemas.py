@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -56,3 +57,13 @@ class NpsRead(BaseModel):
     nps: int | None = Field(
         description="% promoters - % detractors, rounded once; none without answers"
     )
+
+
+class UploadRead(BaseModel):
+    records: int
+    traits: int = Field(description="trait values written")
+
+
+class AccountRead(BaseModel):
+    id: str
+    traits: dict[str, Any]
