@@ -103,6 +103,10 @@ def install_error_handlers(app: FastAPI) -> None:
             reason = first.get("ctx", {}).get("error", first["msg"])
             detail = f"the body is not valid JSON: {reason}"
             return error_response(400, "validation_error", "invalid_json", detail, None)
+        if tuple(first["loc"]) == ("body",) and first["type"] == "model_attributes_type":
+            # A form-encoded or plain-text body where a JSON object was expected.
+            detail = "send the body as a JSON object, with Content-Type: application/json"
+            return error_response(400, "validation_error", "invalid_json", detail, None)
         attr = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
         return error_response(400, "validation_error", "invalid_input", first["msg"], attr or None)
 

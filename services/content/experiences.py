@@ -69,7 +69,8 @@ class Step(Strict):
     title: Text = ""
     body_html: RichText = ""
     target: Selector | None = Field(default=None, description="CSS selector; none: a modal")
-    placement: Literal["top", "bottom", "left", "right", "center"] = "bottom"
+    # Default: below the target; a step without a target is always in the centre.
+    placement: Literal["top", "bottom", "left", "right", "center"] | None = None
     advance: Literal["next", "click", "input", "url"] = "next"
     url: Annotated[str, Field(min_length=1, max_length=2_000)] | None = Field(
         default=None, description="with advance 'url': the glob the page URL must match"
@@ -77,6 +78,10 @@ class Step(Strict):
 
     @model_validator(mode="after")
     def _advance_has_what_it_needs(self) -> "Step":
+        if self.target is None:
+            self.placement = "center"
+        elif self.placement is None:
+            self.placement = "bottom"
         if self.advance in ("click", "input") and self.target is None:
             raise ValueError(f"a step that advances on {self.advance} needs a target")
         if self.advance == "url" and self.url is None:

@@ -250,3 +250,31 @@ async def test_the_snippet_is_served_as_javascript(client: httpx.AsyncClient) ->
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     assert "kizuna" in response.text
+
+
+async def test_a_form_encoded_body_is_told_to_be_json(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    await product(client, acme)
+
+    response = await client.post(
+        "/v1/products/web/experiences",
+        content=json.dumps(TOUR),
+        headers={**acme.headers, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_json")
+    assert "Content-Type: application/json" in response.json()["detail"]
+
+
+async def test_a_step_without_a_target_is_placed_in_the_centre(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    await product(client, acme)
+
+    steps = (await create(client, acme, TOUR))["draft"]["content"]["steps"]
+    assert [(s["target"], s["placement"]) for s in steps] == [
+        ("#projects", "bottom"),
+        (None, "center"),
+    ]
