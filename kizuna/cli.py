@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from kizuna import importer, replay, stack
+from kizuna import backtest, importer, replay, stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     stack.add_parser(commands)
     replay.add_parser(commands)
     importer.add_parser(commands)
+    backtest.add_parser(commands)
 
     args = parser.parse_args(argv)
     try:

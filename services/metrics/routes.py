@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from services.metrics import accounts, queries
+from services.metrics import accounts, health, queries
 from services.metrics.auth import ProductDirectory
 from services.metrics.periods import Interval
 from services.metrics.schemas import (
@@ -15,6 +15,7 @@ from services.metrics.schemas import (
     ActiveUsersRead,
     EventsPoint,
     EventsRead,
+    HealthScoreRead,
     NpsRead,
     StickinessRead,
     UploadRead,
@@ -207,3 +208,33 @@ async def list_accounts(
         _warehouse(request), "account_traits", "account_id", on.scope.product_id, ids
     )
     return [AccountRead(id=account_id, traits=traits) for account_id, traits in found.items()]
+
+
+@customers.get("/health/scores", response_model=list[HealthScoreRead])
+async def health_scores(
+    request: Request,
+    on: Annotated[Target, Depends(target)],
+    date: date,
+    level: health.Level = "account",
+) -> list[HealthScoreRead]:
+    """Every account (or user) with a track call in the default scorecard's window ending on
+    `date` (in the product's timezone): its measures, score, band and what each measure added.
+    With `account`, that account (or its users) only."""
+    check_day(date, "date")
+    card = health.DEFAULT_SCORECARD
+    found = await health.measure(
+        _warehouse(request), on.scope.product_id, level, date, card, on.account
+    )
+    answer = []
+    for entity, values in found.items():
+        scored = card.score(values)
+        answer.append(
+            HealthScoreRead(
+                id=entity,
+                score=scored.score,
+                band=scored.band,
+                measures=values,
+                contributions=scored.contributions,
+            )
+        )
+    return answer

@@ -67,3 +67,11 @@ class UploadRead(BaseModel):
 class AccountRead(BaseModel):
     id: str
     traits: dict[str, Any]
+
+
+class HealthScoreRead(BaseModel):
+    id: str = Field(description="the account's (or user's) id")
+    score: float | None = Field(description="0-100; none when no measure has a value")
+    band: str | None = Field(description="red, yellow or green")
+    measures: dict[str, float | None]
+    contributions: dict[str, float] = Field(description="points each measure added")

@@ -1,0 +1,258 @@
+"""`kizuna health backtest`: how well health scores at a cut-off predicted the churn that came.
+
+    kizuna health backtest labels FILE.csv --date 2014-06-08 [--account A] [--level user]
+    kizuna health backtest xuetangx DIR [--tune-on C1038,C1187A,...]
+
+Scores come from the metrics service (`GET /v1/health/scores`, the default scorecard); labels
+from a CSV file (`id,churned` with churned 0 or 1), or, for XuetangX, from `dropout`: each
+user scored on the 15th day of their course's window. An id that has no score at the cut-off
+(no activity yet) is scored as silent. Reported: ROC AUC (higher scores should mean less churn),
+how much of the churn the red band caught, and churn by band and by score decile.
+
+With --tune-on, the measures' weights are fitted on those courses (a grid, best AUC) and both
+scorecards are measured on the other courses.
+"""
+
+import argparse
+import csv
+import itertools
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sklearn.metrics import roc_auc_score
+
+from kizuna.replay import KEYS_FILE, UsageError, demo_key, host_url
+from services.metrics.health import DEFAULT_SCORECARD, SILENT, Scorecard
+from shared.settings import KizunaSettings
+
+DEFAULT_HOST = "http://127.0.0.1:8002"
+XUETANGX_SCORED_DAY = 14  # days after the window's start: its 15th day
+WEIGHT_GRID = (1.0, 2.0, 4.0)
+
+Values = dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One user (or account): its measures at the cut-off, whether it churned, its group."""
+
+    id: str
+    values: Values
+    churned: bool
+    group: str
+
+
+def add_parser(subparsers: Any) -> None:
+    command = subparsers.add_parser("health", help="health scores: backtest against churn")
+    actions = command.add_subparsers(dest="action", required=True, metavar="ACTION")
+    backtest = actions.add_parser("backtest", help="score at a cut-off, compare with later churn")
+    sources = backtest.add_subparsers(dest="source", required=True, metavar="SOURCE")
+
+    labels = sources.add_parser("labels", help="churn labels from a CSV file (id,churned)")
+    labels.add_argument("file", type=Path)
+    labels.add_argument("--date", type=date.fromisoformat, required=True, help="the cut-off")
+    labels.add_argument("--account", help="score this account's users (with --level user)")
+    labels.add_argument("--level", choices=("account", "user"), default="account")
+    _common(labels)
+    labels.set_defaults(handler=run_labels)
+
+    xtx = sources.add_parser("xuetangx", help="the XuetangX dataset: users against dropout")
+    xtx.add_argument("dir", type=Path, help="the dataset directory (holds enrollments.csv)")
+    xtx.add_argument("--tune-on", help="comma-separated course ids to fit weights on")
+    _common(xtx)
+    xtx.set_defaults(handler=run_xuetangx)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--product", default="demo", help="the product's slug (default demo)")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"metrics URL ({DEFAULT_HOST})")
+    parser.add_argument("--api-key", help=f"default: api_key from var/{KEYS_FILE}")
+
+
+def run_labels(args: argparse.Namespace) -> int:
+    try:
+        labels = read_labels(args.file)
+        client = _client(args)
+    except UsageError as exc:
+        print(f"kizuna health: {exc}", file=sys.stderr)
+        return 2
+    with client:
+        measured = fetch(client, args.product, args.date, args.level, args.account)
+    cases = [Case(i, measured.get(i, SILENT), churned, "all") for i, churned in labels.items()]
+    return _report({"default scorecard": evaluate(DEFAULT_SCORECARD, cases)})
+
+
+def run_xuetangx(args: argparse.Namespace) -> int:
+    try:
+        enrollments = read_enrollments(args.dir / "enrollments.csv")
+        client = _client(args)
+        courses = sorted({e.group for e in enrollments.values()})
+        train = set(args.tune_on.split(",")) if args.tune_on else set()
+        if train - set(courses):
+            raise UsageError(
+                f"unknown --tune-on course(s): {', '.join(sorted(train - set(courses)))}"
+            )
+    except UsageError as exc:
+        print(f"kizuna health: {exc}", file=sys.stderr)
+        return 2
+
+    starts = read_window_starts(args.dir / "courses.csv")
+    cases = []
+    with client:
+        for course in courses:
+            cutoff = starts[course] + timedelta(days=XUETANGX_SCORED_DAY)
+            measured = fetch(client, args.product, cutoff, "user", course)
+            cases += [
+                Case(e.id, measured.get(e.id, SILENT), e.churned, course)
+                for e in enrollments.values()
+                if e.group == course
+            ]
+    if not train:
+        return _report({"default scorecard, every course": evaluate(DEFAULT_SCORECARD, cases)})
+    fitted, held_out = (
+        [c for c in cases if c.group in train],
+        [c for c in cases if c.group not in train],
+    )
+    tuned = tune(DEFAULT_SCORECARD, fitted)
+    weights = ", ".join(f"{m.name} {m.weight:g}" for m in tuned.measures)
+    return _report(
+        {
+            f"default scorecard, {len(courses) - len(train)} held-out courses": evaluate(
+                DEFAULT_SCORECARD, held_out
+            ),
+            f"tuned on {len(train)} courses ({weights}), held-out courses": evaluate(
+                tuned, held_out
+            ),
+        }
+    )
+
+
+def _client(args: argparse.Namespace) -> httpx.Client:
+    api_key = args.api_key or demo_key(KizunaSettings().var_dir / KEYS_FILE, "api_key", "--api-key")
+    headers = {"Authorization": f"Bearer {api_key}"}
+    return httpx.Client(base_url=host_url(args.host), headers=headers, timeout=120)
+
+
+def fetch(
+    client: httpx.Client, product: str, on: date, level: str, account: str | None
+) -> dict[str, Values]:
+    params = {"product": product, "date": on.isoformat(), "level": level}
+    if account:
+        params["account"] = account
+    response = client.get("/v1/health/scores", params=params)
+    if response.status_code != 200:
+        raise SystemExit(
+            f"kizuna health: the metrics service answered {response.status_code}: {response.text}"
+        )
+    return {row["id"]: row["measures"] for row in response.json()}
+
+
+def read_labels(path: Path) -> dict[str, bool]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from exc
+    labels = {}
+    for line, row in enumerate(rows, start=2):
+        if row.get("churned") not in ("0", "1") or not row.get("id"):
+            raise UsageError(f"{path} line {line}: needs an id and churned 0 or 1")
+        labels[row["id"]] = row["churned"] == "1"
+    if not labels or len(set(labels.values())) < 2:
+        raise UsageError(f"{path}: the labels need both churned and retained ids")
+    return labels
+
+
+def read_enrollments(path: Path) -> dict[str, Case]:
+    try:
+        with path.open(newline="") as handle:
+            return {
+                row["enrollment_id"]: Case(
+                    row["enrollment_id"], {}, row["dropout"] == "1", row["course_id"]
+                )
+                for row in csv.DictReader(handle)
+            }
+    except (OSError, KeyError) as exc:
+        raise UsageError(f"cannot read {path}: {exc!r}") from exc
+
+
+def read_window_starts(path: Path) -> dict[str, date]:
+    with path.open(newline="") as handle:
+        return {
+            row["course_id"]: date.fromisoformat(row["window_start"])
+            for row in csv.DictReader(handle)
+        }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    cases: int
+    churn_rate: float
+    auc: float
+    red_share: float  # of every case, in the red band
+    red_catch: float  # of the churned, in the red band
+    by_band: list[tuple[str, int, float]]  # band, cases, churn rate
+    by_decile: list[tuple[str, int, float]]  # score range, cases, churn rate
+
+
+def evaluate(card: Scorecard, cases: list[Case]) -> Evaluation:
+    scored = [(card.score(c.values).score or 0.0, c.churned) for c in cases]
+    scores, churned = [s for s, _ in scored], [c for _, c in scored]
+    auc = roc_auc_score(churned, [-s for s in scores])  # a low score should mean churn
+    bands = [(card.band(s), c) for s, c in scored]
+    churners = sum(churned)
+    by_band = []
+    for band in ("red", "yellow", "green"):
+        members = [c for b, c in bands if b == band]
+        by_band.append((band, len(members), sum(members) / len(members) if members else 0.0))
+    ordered = sorted(scored)
+    by_decile = []
+    for number in range(10):
+        part = ordered[number * len(ordered) // 10 : (number + 1) * len(ordered) // 10]
+        if part:
+            span = f"{part[0][0]:.0f}-{part[-1][0]:.0f}"
+            by_decile.append((span, len(part), sum(c for _, c in part) / len(part)))
+    red = [c for b, c in bands if b == "red"]
+    return Evaluation(
+        cases=len(cases),
+        churn_rate=churners / len(cases),
+        auc=float(auc),
+        red_share=len(red) / len(cases),
+        red_catch=sum(red) / churners if churners else 0.0,
+        by_band=by_band,
+        by_decile=by_decile,
+    )
+
+
+def tune(card: Scorecard, cases: list[Case]) -> Scorecard:
+    """The card with the measures' weights from WEIGHT_GRID that give the best AUC on `cases`."""
+    best, best_auc = card, -1.0
+    for weights in itertools.product(WEIGHT_GRID, repeat=len(card.measures)):
+        measures = [
+            m.model_copy(update={"weight": w}) for m, w in zip(card.measures, weights, strict=True)
+        ]
+        candidate = card.model_copy(update={"measures": measures})
+        auc = evaluate(candidate, cases).auc
+        if auc > best_auc:
+            best, best_auc = candidate, auc
+    return best
+
+
+def _report(results: dict[str, Evaluation]) -> int:
+    for title, result in results.items():
+        print(f"\n{title}: {result.cases:,} cases, churn {result.churn_rate:.1%}")
+        print(f"  ROC AUC {result.auc:.3f}")
+        print(
+            f"  red band: {result.red_share:.1%} of cases, catching {result.red_catch:.1%} of churn"
+        )
+        print("  band     cases   churn")
+        for band, count, rate in result.by_band:
+            print(f"  {band:<7} {count:>6,}  {rate:6.1%}")
+        print("  score decile   cases   churn")
+        for span, count, rate in result.by_decile:
+            print(f"  {span:<12} {count:>6,}  {rate:6.1%}")
+    return 0
