@@ -10,13 +10,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.content.errors import ExperienceNotFound, PlanLimitReached
 from services.content.experiences import TUTORIAL_KINDS
+from services.content.locks import tenant_lock
 from services.content.models import Experience, ExperienceVersion, Product, Tenant, utcnow
 from services.content.plans import PLANS
 from services.content.selection import Published
+from shared.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +65,28 @@ class ExperienceStore:
             row.draft = definition
         row.unpublished_changes = True
         row.updated_at = utcnow()
-        await self.session.commit()
+        await self._commit(row)
         log.info("experience_updated", extra={"experience_id": row.id})
         return row
 
     async def publish(self, tenant: Tenant, row: Experience) -> Experience:
         """Freeze the draft as the next version and show it. Raises PlanLimitReached when the
         tenant's plan allows no more published tutorials."""
-        limit = PLANS[tenant.plan].published_tutorials
+        async with tenant_lock(self.session, tenant.id):
+            try:
+                await self.session.refresh(row)  # as it is now, not as the request read it
+            except InvalidRequestError as exc:  # deleted meanwhile
+                raise ExperienceNotFound(row.id) from exc
+            return await self._publish(tenant, row)
+
+    async def _publish(self, tenant: Tenant, row: Experience) -> Experience:
+        plan = PLANS[tenant.plan]
+        limit = plan.published_tutorials
         counted = row.kind in TUTORIAL_KINDS and row.published_version is None
         if counted and limit is not None and await self._published_tutorials(tenant) >= limit:
+            await self.session.rollback()
             raise PlanLimitReached(
-                f"the {PLANS[tenant.plan].name} plan allows {limit} published tutorial;"
+                f"the {plan.name} plan allows {limit} published tutorial;"
                 " unpublish one or change plans",
                 attr="experience_id",
             )
@@ -83,7 +97,7 @@ class ExperienceStore:
         self.session.add(version)
         row.published_version = row.latest_version
         row.unpublished_changes = False
-        await self.session.commit()
+        await self._commit(row)
         log.info(
             "experience_published", extra={"experience_id": row.id, "version": version.version}
         )
@@ -131,6 +145,20 @@ class ExperienceStore:
             )
             for row, version in (await self.session.execute(query)).all()
         ]
+
+    async def _commit(self, row: Experience) -> None:
+        """Commit a change to `row`; raises ExperienceNotFound when it was deleted meanwhile,
+        Conflict when another process published it at the same moment."""
+        try:
+            await self.session.commit()
+        except StaleDataError as exc:
+            await self.session.rollback()
+            raise ExperienceNotFound(row.id) from exc
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise Conflict(
+                "the experience changed at the same moment; try again", code="concurrent_change"
+            ) from exc
 
     async def _published_tutorials(self, tenant: Tenant) -> int:
         query = (

@@ -62,7 +62,8 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities have no JSON form; PostgreSQL's json type refuses them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Step(Strict):
@@ -129,19 +130,23 @@ class AnnouncementContent(Strict):
     cta_url: WebUrl | None = None
 
 
-Scalar = str | int | float | bool
+# Integers a 64-bit JSON encoder (and the snippet's JavaScript, within ±2^53) can carry.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+Scalar = Annotated[str, Field(max_length=1_000)] | Int64 | float | bool
 
 
 class EventMatch(Strict):
     name: Name
-    properties: dict[str, Scalar] = {}
+    properties: Annotated[
+        dict[Annotated[str, Field(max_length=200)], Scalar], Field(max_length=50)
+    ] = {}
 
 
 class ChecklistItem(Strict):
     id: Annotated[str, Field(min_length=1, max_length=64)]
     label: Text
     event: EventMatch | None = None
-    tutorial_id: str | None = None
+    tutorial_id: Annotated[str, Field(max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _done_by_one_thing(self) -> "ChecklistItem":
@@ -192,7 +197,7 @@ CONTENT: dict[str, type[Strict]] = {
     "survey": SurveyContent,
 }
 
-TraitValue = Scalar | list[Scalar]
+TraitValue = Scalar | Annotated[list[Scalar], Field(max_length=200)]
 
 
 class Condition(Strict):

@@ -25,6 +25,7 @@ from services.content.errors import (
     ProductNotFound,
     SlugTaken,
 )
+from services.content.locks import tenant_lock
 from services.content.models import ApiKey, Product, Tenant, WriteKey, utcnow
 from services.content.plans import PLANS
 
@@ -108,12 +109,18 @@ class Repository:
         Raises InvalidTimezone, SlugTaken when the tenant already has a product `slug`, or
         PlanLimitReached when its plan allows no more products.
         """
-        tenant = await self.session.get_one(Tenant, tenant_id)
-        limit = PLANS[tenant.plan].products
+        async with tenant_lock(self.session, tenant_id):
+            return await self._create_product(tenant_id, slug, name, timezone, write_key)
+
+    async def _create_product(
+        self, tenant_id: str, slug: str, name: str, timezone: str, write_key: str | None
+    ) -> tuple[Product, WriteKey]:
+        plan = PLANS[(await self.session.get_one(Tenant, tenant_id)).plan]
+        limit = plan.products
         if limit is not None and len(await self.list_products(tenant_id)) >= limit:
+            await self.session.rollback()
             raise PlanLimitReached(
-                f"the {PLANS[tenant.plan].name} plan allows {limit} product"
-                + ("s" if limit > 1 else ""),
+                f"the {plan.name} plan allows {limit} product" + ("s" if limit > 1 else ""),
                 attr="slug",
             )
         product = Product(

@@ -50,7 +50,7 @@ async def experiences(
     body = orjson.dumps({"experiences": chosen, "pollAfterSeconds": POLL_AFTER_S})
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag in request.headers.get("if-none-match", ""):
+    if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
@@ -63,3 +63,11 @@ def _visit(context: str) -> Visit:
         where = ".".join(str(part) for part in first["loc"])
         attr = "context" + (f".{where}" if where else "")
         raise ApiError(f"context: {first['msg']}", code="invalid_context", attr=attr) from exc
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether If-None-Match names this ETag (or is *); weak tags compare by their value."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags

@@ -11,7 +11,8 @@ visit (docs/snippet.md, "context"), and decides targeting, frequency and the con
 - checklists are a widget the user opens, outside the budget.
 """
 
-import fnmatch
+import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -156,11 +157,14 @@ def targeted(targeting: Targeting, visit: Visit, now: datetime) -> bool:
 
 
 def _url_matches(pattern: str, url: str) -> bool:
-    """A glob against the whole URL, or against its path (and query) when it starts with /."""
-    if pattern.startswith("/"):
-        parts = urlsplit(url)
-        url = parts.path + (f"?{parts.query}" if parts.query else "")
-    return fnmatch.fnmatchcase(url, pattern)
+    """A glob whose only wildcard is `*` (any run of characters), against the whole URL; a
+    pattern starting with / against the path, or the path and query."""
+    glob = re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+    if not pattern.startswith("/"):
+        return glob.fullmatch(url) is not None
+    parts = urlsplit(url)
+    candidates = [parts.path] + ([f"{parts.path}?{parts.query}"] if parts.query else [])
+    return any(glob.fullmatch(candidate) for candidate in candidates)
 
 
 def holds(condition: Condition, traits: dict[str, Any]) -> bool:
@@ -196,14 +200,13 @@ def _same(actual: Any, wanted: Any) -> bool:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    if not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)  # a huge integer overflows; text may not be a number
+    except (OverflowError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _due(item: Published, settings: Settings, visit: Visit, now: datetime) -> bool:

@@ -1,5 +1,6 @@
 """The experiences admin API and the snippet's endpoint, on SQLite and PostgreSQL."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -278,3 +279,87 @@ async def test_a_step_without_a_target_is_placed_in_the_centre(
         ("#projects", "bottom"),
         (None, "center"),
     ]
+
+
+async def test_parallel_requests_cannot_pass_a_plan_limit_together(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    solo = await make_tenant(plan="free")
+    bodies = [product_body(slug=f"p{number}") for number in range(6)]
+    created = await asyncio.gather(
+        *(client.post("/v1/products", json=body, headers=solo.headers) for body in bodies)
+    )
+    assert sorted(r.status_code for r in created) == [201] + [402] * 5
+
+    slug = next(r.json()["slug"] for r in created if r.status_code == 201)
+    path = f"/v1/products/{slug}/experiences"
+    tours = [(await client.post(path, json=TOUR, headers=solo.headers)).json() for _ in range(5)]
+    published = await asyncio.gather(
+        *(client.post(f"{path}/{t['id']}/publish", headers=solo.headers) for t in tours)
+    )
+    assert sorted(r.status_code for r in published) == [200] + [402] * 4
+
+
+async def test_parallel_publishes_of_one_experience_make_distinct_versions(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    await product(client, acme)
+    tour = await create(client, acme, TOUR)
+
+    answers = await asyncio.gather(*(publish(client, acme, tour["id"]) for _ in range(5)))
+    assert sorted(r.json()["published_version"] for r in answers) == [1, 2, 3, 4, 5]
+
+
+async def test_numbers_json_cannot_carry_are_refused_or_kept_as_floats(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    write_key = await product(client, acme)
+    event = {"name": "e", "properties": {"p": 10**30}}
+    items = [{"id": "a", "label": "A", "event": event}]
+    checklist = await create(
+        client, acme, {"kind": "checklist", "name": "C", "content": {"items": items}}
+    )
+    await publish(client, acme, checklist["id"])
+    [served_list] = (await served(client, write_key, ADMIN_ON_APP)).json()["experiences"]
+    assert served_list["content"]["items"][0]["event"]["properties"] == {"p": 1e30}
+
+    condition = {"trait": "seats", "op": "gt", "value": float("nan")}
+    response = await client.post(
+        "/v1/products/web/experiences",
+        content=json.dumps({**TOUR, "targeting": {"user": [condition]}}),  # the token NaN
+        headers={**acme.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["attr"].startswith("targeting.user.0.value")
+
+
+async def test_a_visitor_with_an_enormous_number_trait_still_gets_an_answer(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    write_key = await product(client, acme)
+    tour = await create(client, acme, TOUR)
+    await publish(client, acme, tour["id"])
+
+    visit = {**ADMIN_ON_APP, "traits": {"role": 10**400}}
+    response = await client.get(
+        "/sdk/v1/experiences",
+        params={"writeKey": write_key, "context": json.dumps(visit)},
+    )
+    assert (response.status_code, response.json()["experiences"]) == (200, [])
+
+
+async def test_if_none_match_is_read_as_a_list_of_tags(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    write_key = await product(client, acme)
+    etag = (await served(client, write_key, ADMIN_ON_APP)).headers["ETag"]
+
+    answers = [
+        (await served(client, write_key, ADMIN_ON_APP, tags)).status_code
+        for tags in (f'"other", {etag}', f"W/{etag}", "*", f"x{etag}y", '"other"')
+    ]
+    assert answers == [304, 304, 304, 200, 200]

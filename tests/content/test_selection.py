@@ -151,3 +151,12 @@ def test_a_tour_under_way_resumes_on_any_page_before_higher_priorities() -> None
         [tour, survey], visit(url="https://app.example.com/other", history=history), NOW
     )
     assert [(e["id"], e["auto"], e["resume"]) for e in served] == [("tour", True, True)]
+
+
+def test_only_star_is_a_wildcard_and_paths_match_with_or_without_the_query() -> None:
+    literal = published("a", "tour", targeting={"url_patterns": ["/app/[id]/edit"]})
+    path = published("b", "tour", targeting={"url_patterns": ["/app/settings"]})
+
+    assert shown([literal], url="https://x.example/app/[id]/edit") == [("a", True)]
+    assert shown([literal], url="https://x.example/app/i/edit") == []
+    assert shown([path], url="https://x.example/app/settings?tab=1") == [("b", True)]
