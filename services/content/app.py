@@ -48,8 +48,8 @@ def create_app(settings: ContentSettings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET"],
-        allow_headers=["If-None-Match"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["If-None-Match", "Content-Type"],
         expose_headers=["ETag"],
         max_age=86400,
     )

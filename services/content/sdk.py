@@ -1,8 +1,9 @@
 """What the browser snippet talks to, without an API key (its write key is public):
 
 - `GET /sdk/kizuna.js`: the snippet itself (static/kizuna.js);
-- `GET /sdk/v1/experiences?writeKey=…&context=…`: what to show this user on this page now
-  (selection.py decides; docs/snippet.md has the shapes), with an ETag.
+- `GET /sdk/v1/experiences?writeKey=…&context=…`, or `POST` with both in a JSON body: what to
+  show this user on this page now (selection.py decides; docs/snippet.md has the shapes), with
+  an ETag.
 """
 
 import hashlib
@@ -13,18 +14,19 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.content.experience_store import ExperienceStore
 from services.content.routes import Repo
 from services.content.selection import Visit, select
-from shared.errors import ApiError, AuthenticationError
+from shared.errors import ApiError, AuthenticationError, PayloadTooLarge
 
 router = APIRouter(prefix="/sdk", tags=["sdk"])
 SNIPPET = Path(__file__).parent / "static" / "kizuna.js"
 # How often a snippet asks again while its page stays open: a published change shows within
 # twice this.
 POLL_AFTER_S = 30
+MAX_BODY = 256_000
 
 
 @router.get("/kizuna.js", include_in_schema=False)
@@ -41,10 +43,34 @@ async def experiences(
     write_key: Annotated[str, Query(alias="writeKey", min_length=1, max_length=200)],
     context: Annotated[str, Query(max_length=16_000, description="JSON: see docs/snippet.md")],
 ) -> Response:
+    return await _answer(request, repo, write_key, _visit(context))
+
+
+class Asked(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    write_key: str = Field(alias="writeKey", min_length=1, max_length=200)
+    context: Visit
+
+
+@router.post("/v1/experiences")
+async def experiences_posted(request: Request, repo: Repo) -> Response:
+    """The same as GET, for contexts too long for a URL: `{"writeKey", "context"}` as the body,
+    read as JSON whatever its content type (the snippet sends text/plain)."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise PayloadTooLarge(f"send at most {MAX_BODY:,} bytes")
+    try:
+        asked = Asked.model_validate_json(body)
+    except ValidationError as exc:
+        raise _invalid(exc, "") from exc
+    return await _answer(request, repo, asked.write_key, asked.context)
+
+
+async def _answer(request: Request, repo: Repo, write_key: str, visit: Visit) -> Response:
     target = await repo.find_write_key(write_key)
     if target is None:
         raise AuthenticationError("unknown or revoked write key", code="invalid_write_key")
-    visit = _visit(context)
     published = await ExperienceStore(repo.session).published(target.product_id)
     chosen = select(published, visit, datetime.now(UTC))
     body = orjson.dumps({"experiences": chosen, "pollAfterSeconds": POLL_AFTER_S})
@@ -59,10 +85,20 @@ def _visit(context: str) -> Visit:
     try:
         return Visit.model_validate_json(context)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        attr = "context" + (f".{where}" if where else "")
-        raise ApiError(f"context: {first['msg']}", code="invalid_context", attr=attr) from exc
+        raise _invalid(exc, "context") from exc
+
+
+def _invalid(exc: ValidationError, prefix: str) -> ApiError:
+    first = exc.errors()[0]
+    attr = (
+        ".".join(
+            [prefix, *(str(part) for part in first["loc"])]
+            if prefix
+            else [str(part) for part in first["loc"]]
+        )
+        or None
+    )
+    return ApiError(f"{attr or 'body'}: {first['msg']}", code="invalid_context", attr=attr)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -363,3 +363,24 @@ async def test_if_none_match_is_read_as_a_list_of_tags(
         for tags in (f'"other", {etag}', f"W/{etag}", "*", f"x{etag}y", '"other"')
     ]
     assert answers == [304, 304, 304, 200, 200]
+
+
+async def test_a_long_history_is_posted_and_answered_with_the_same_etag(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    write_key = await product(client, acme)
+    seen = {"shownAt": "2026-01-01T00:00:00Z", "completedAt": "2026-01-01T00:01:00Z"}
+    context = {**ADMIN_ON_APP, "history": {f"exp_{n:032x}": seen for n in range(300)}}
+    body = json.dumps({"writeKey": write_key, "context": context})
+    assert len(body) > 16_000
+
+    first = await client.post(
+        "/sdk/v1/experiences", content=body, headers={"Content-Type": "text/plain"}
+    )
+    again = await client.post(
+        "/sdk/v1/experiences", content=body, headers={"If-None-Match": first.headers["ETag"]}
+    )
+    wrong = await client.post("/sdk/v1/experiences", content=json.dumps({"writeKey": write_key}))
+    assert (first.status_code, first.json()["experiences"], again.status_code) == (200, [], 304)
+    assert (wrong.status_code, wrong.json()["attr"]) == (400, "context")

@@ -544,11 +544,17 @@
     fetchTimer = setTimeout(guard(fetchExperiences), 25);
   }
 
+  const MAX_HISTORY = 200;
+
   function experienceContext() {
     const state = updateState((s) => session(s, false));
-    // Null fields are left out of history: the URL carries it all, and it only grows.
+    // Null fields are left out, and only the latest MAX_HISTORY entries are sent: what the
+    // browser remembers only grows.
     const history = {};
-    for (const [id, entry] of Object.entries(state.history)) {
+    const entries = Object.entries(state.history)
+      .sort((a, b) => String(b[1].shownAt || "").localeCompare(String(a[1].shownAt || "")))
+      .slice(0, MAX_HISTORY);
+    for (const [id, entry] of entries) {
       history[id] = {};
       for (const key of Object.keys(HISTORY_ENTRY)) {
         if (entry[key] != null) history[id][key] = entry[key];
@@ -579,11 +585,13 @@
     let response = null;
     let answer = null;
     try {
-      const url = config.contentHost + "/sdk/v1/experiences?writeKey=" +
-        encodeURIComponent(config.writeKey) + "&context=" +
-        encodeURIComponent(JSON.stringify(experienceContext()));
-      response = await fetch(url, {
-        headers: etag ? { "If-None-Match": etag } : {},
+      // POSTed as text/plain: a context outgrows what a URL can carry.
+      const body = JSON.stringify({ writeKey: config.writeKey, context: experienceContext() });
+      response = await fetch(config.contentHost + "/sdk/v1/experiences", {
+        method: "POST",
+        body,
+        headers: Object.assign({ "Content-Type": "text/plain" },
+                               etag ? { "If-None-Match": etag } : {}),
         cache: "no-store", // the ETag is ours to handle, not the HTTP cache's
         credentials: "omit",
       });
@@ -1106,8 +1114,10 @@
     if (resume) return;
     const at = nowIso();
     updateState((s) => {
-      s.history[id] = Object.assign({}, HISTORY_ENTRY, s.history[id],
-                                    { shownAt: at, sessionId: session(s, false) });
+      // Shown anew: an earlier dismissal or completion no longer describes it.
+      s.history[id] = Object.assign({}, HISTORY_ENTRY, s.history[id], {
+        shownAt: at, sessionId: session(s, false), dismissedAt: null, completedAt: null,
+      });
       if (kind === "survey") s.lastSurveyAt = at;
       if (kind === "quick_win" && content.goal_event) {
         s.goals[id] = { event: content.goal_event, kind, version };
