@@ -281,3 +281,25 @@ def test_a_change_published_while_the_page_is_open_shows_within_a_minute(
     author.publish("welcome", {"title": "Fresh off the press"}, targeting=on_prefix(visitor))
     page.clock.run_for(60_000)
     expect(page.get_by_text("Fresh off the press")).to_be_visible(timeout=SHOWN_WITHIN_MS)
+
+
+def test_a_walkthrough_continues_on_the_page_its_step_leads_to(
+    page: Page, sent: Sent, author: Author, visitor: Visitor, demo_site: str
+) -> None:
+    steps = [
+        {"title": "Open your settings", "advance": "url", "url": f"*/{visitor.prefix}/settings*"},
+        {"title": "Here they are", "target": "#heading"},
+    ]
+    walkthrough = author.publish(
+        "walkthrough",
+        {"steps": steps},
+        targeting=on_prefix(visitor, url_patterns=[f"/{visitor.prefix}/home*"]),
+    )
+
+    page.goto(visitor.url(demo_site))
+    expect(page.get_by_text("Open your settings")).to_be_visible(timeout=SHOWN_WITHIN_MS)
+    page.goto(visitor.url(demo_site, path="settings"))  # a full page load, off its targeting
+    expect(page.get_by_text("Here they are")).to_be_visible(timeout=SHOWN_WITHIN_MS)
+
+    settled(page, sent, lambda: len(of(walkthrough, sent.tracked("experience_step_shown"))) >= 2)
+    assert len(of(walkthrough, sent.tracked("experience_shown"))) == 1
