@@ -101,16 +101,25 @@ def _winner(published: list[Published], visit: Visit, now: datetime) -> Publishe
     ]
     if not candidates:
         return None
-    return max(candidates, key=lambda item: (item.settings.priority, item.published_at, item.id))
+    return max(candidates, key=_rank)
 
 
 def _resumed(published: list[Published], visit: Visit, now: datetime) -> Published | None:
-    """The stepped experience the user is part-way through, while its date window is open."""
+    """The stepped experience the user is part-way through, while its date window is open
+    (of several, the highest priority)."""
     going = _in_progress(visit)
-    for item in published:
-        if item.id in going and window_open(item.settings.targeting, now):
-            return item
-    return None
+    resumable = [
+        item
+        for item in published
+        if item.id in going
+        and item.kind in STEP_KINDS
+        and window_open(item.settings.targeting, now)
+    ]
+    return max(resumable, key=_rank, default=None)
+
+
+def _rank(item: Published) -> tuple[int, datetime, str]:
+    return (item.settings.priority, item.published_at, item.id)
 
 
 def _in_progress(visit: Visit) -> set[str]:

@@ -160,3 +160,14 @@ def test_only_star_is_a_wildcard_and_paths_match_with_or_without_the_query() -> 
     assert shown([literal], url="https://x.example/app/[id]/edit") == [("a", True)]
     assert shown([literal], url="https://x.example/app/i/edit") == []
     assert shown([path], url="https://x.example/app/settings?tab=1") == [("b", True)]
+
+
+def test_of_two_tours_under_way_the_higher_priority_resumes_and_other_kinds_never_do() -> None:
+    low = published("low", "tour", priority=1)
+    high = published("high", "tour", priority=9)
+    survey = published("survey", "survey", priority=100)
+    under_way = {"shownAt": NOW.isoformat(), "step": 1, "sessionId": "s1"}
+    history = {"low": under_way, "high": under_way, "survey": under_way}
+
+    served = select([low, high, survey], visit(history=history, sessionId="s1"), NOW)
+    assert [(e["id"], e["resume"]) for e in served] == [("high", True)]
