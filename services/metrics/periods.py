@@ -21,11 +21,12 @@ def period_starts(start: date, end: date, interval: Interval) -> list[date]:
     current = period_start(start, interval)
     while current <= end:
         starts.append(current)
-        current = _next(current, interval)
+        current = next_start(current, interval)
     return starts
 
 
-def _next(current: date, interval: Interval) -> date:
+def next_start(current: date, interval: Interval) -> date:
+    """The first day of the period after the one starting on `current`."""
     if interval == "week":
         return current + timedelta(days=7)
     if interval == "month":

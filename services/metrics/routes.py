@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from services.metrics import accounts, health, queries
+from services.metrics import accounts, health, queries, revenue
 from services.metrics.auth import ProductDirectory
 from services.metrics.periods import Interval
 from services.metrics.schemas import (
@@ -17,6 +17,7 @@ from services.metrics.schemas import (
     EventsRead,
     HealthScoreRead,
     NpsRead,
+    RevenueMonthRead,
     StickinessRead,
     UploadRead,
 )
@@ -238,3 +239,28 @@ async def health_scores(
             )
         )
     return answer
+
+
+@router.get("/revenue", response_model=list[RevenueMonthRead])
+async def monthly_revenue(
+    request: Request, on: Annotated[Target, Depends(target)], start: date, end: date
+) -> list[RevenueMonthRead]:
+    """Logo and revenue churn, ARPU and LTV per calendar month from `start` to `end`, from
+    the accounts' traits (mrr, contract_start, churned_at); see services/metrics/revenue.py."""
+    span = Range(start, end, "month")
+    found = await revenue.revenue(_warehouse(request), on.scope.product_id, span.start, span.end)
+    return [
+        RevenueMonthRead(
+            month=m.month,
+            accounts=m.accounts,
+            churned=m.churned,
+            mrr=m.mrr,
+            churned_mrr=m.churned_mrr,
+            logo_churn_rate=m.logo_churn_rate,
+            revenue_churn_rate=m.revenue_churn_rate,
+            arpu=m.arpu,
+            ltv=m.ltv,
+            ltv_note=m.ltv_note,
+        )
+        for m in found
+    ]

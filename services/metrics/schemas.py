@@ -75,3 +75,16 @@ class HealthScoreRead(BaseModel):
     band: str | None = Field(description="red, yellow or green")
     measures: dict[str, float | None]
     contributions: dict[str, float] = Field(description="points each measure added")
+
+
+class RevenueMonthRead(BaseModel):
+    month: date
+    accounts: int = Field(description="accounts at the start of the month")
+    churned: int = Field(description="of them, churned during the month")
+    mrr: float = Field(description="their MRR")
+    churned_mrr: float
+    logo_churn_rate: float | None
+    revenue_churn_rate: float | None
+    arpu: float | None
+    ltv: float | None = Field(description="ARPU ÷ logo churn rate; null with ltv_note saying why")
+    ltv_note: str | None
