@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from services.metrics import accounts, health, queries, revenue
+from services.metrics import accounts, health, onboarding, queries, revenue
 from services.metrics.auth import ProductDirectory
 from services.metrics.periods import Interval
 from services.metrics.schemas import (
@@ -17,6 +17,7 @@ from services.metrics.schemas import (
     EventsRead,
     HealthScoreRead,
     NpsRead,
+    OnboardingRead,
     RevenueMonthRead,
     StickinessRead,
     UploadRead,
@@ -264,3 +265,32 @@ async def monthly_revenue(
         )
         for m in found
     ]
+
+
+@router.get("/onboarding", response_model=OnboardingRead)
+async def onboarding_completion(
+    request: Request,
+    on: Annotated[Target, Depends(target)],
+    checklist: Annotated[str, Query(min_length=1, max_length=64, description="its experience id")],
+    start: date,
+    end: date,
+) -> OnboardingRead:
+    """Who started and completed a checklist between start and end, how fast, item by item;
+    see services/metrics/onboarding.py."""
+    span = Range(start, end)
+    found = await onboarding.completion(
+        _warehouse(request), on.scope, checklist, span.start, span.end
+    )
+    return OnboardingRead(
+        product=on.product,
+        account=on.account,
+        checklist=checklist,
+        users_started=found.users,
+        users_completed=found.users_completed,
+        user_completion_rate=found.user_rate,
+        accounts_started=found.accounts,
+        accounts_completed=found.accounts_completed,
+        account_completion_rate=found.account_rate,
+        median_days_to_complete=found.median_days,
+        items_completed=found.items,
+    )

@@ -88,3 +88,17 @@ class RevenueMonthRead(BaseModel):
     arpu: float | None
     ltv: float | None = Field(description="ARPU ÷ logo churn rate; null with ltv_note saying why")
     ltv_note: str | None
+
+
+class OnboardingRead(BaseModel):
+    product: str
+    account: str | None
+    checklist: str
+    users_started: int = Field(description="users shown the checklist")
+    users_completed: int
+    user_completion_rate: float | None
+    accounts_started: int
+    accounts_completed: int = Field(description="accounts where one user completed it")
+    account_completion_rate: float | None
+    median_days_to_complete: float | None = Field(description="first shown → completed")
+    items_completed: dict[str, int] = Field(description="item id → users who completed it")
