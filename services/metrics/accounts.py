@@ -107,3 +107,15 @@ async def latest(
     for record_id, trait, value in await warehouse.rows(sql, {"product": product_id, "ids": ids}):
         found.setdefault(record_id, {})[trait] = json.loads(value)
     return found
+
+
+def moment_of(value: object) -> datetime | None:
+    """A stored date-time trait (ISO 8601 text) as an aware datetime; None when it is not one.
+    A value without an offset is taken as UTC."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

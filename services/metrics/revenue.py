@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.metrics.accounts import latest
+from services.metrics.accounts import latest, moment_of
 from services.metrics.periods import next_start, period_starts
 from services.metrics.warehouse import Warehouse
 
@@ -96,7 +96,7 @@ def _account(values: dict[str, Any]) -> Account:
     return Account(
         mrr=float(mrr) if isinstance(mrr, int | float) and not isinstance(mrr, bool) else 0.0,
         contract_start=_date(start),
-        churned_at=_moment(churned),
+        churned_at=moment_of(churned),
     )
 
 
@@ -105,13 +105,3 @@ def _date(value: Any) -> date | None:
         return date.fromisoformat(value[:10]) if isinstance(value, str) else None
     except ValueError:
         return None
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from services.metrics import accounts, health, onboarding, queries, revenue
+from services.metrics import accounts, health, onboarding, queries, revenue, time_to_value
 from services.metrics.auth import ProductDirectory
 from services.metrics.periods import Interval
 from services.metrics.schemas import (
@@ -20,6 +20,7 @@ from services.metrics.schemas import (
     OnboardingRead,
     RevenueMonthRead,
     StickinessRead,
+    TimeToValueCohortRead,
     UploadRead,
 )
 from services.metrics.warehouse import Warehouse
@@ -294,3 +295,30 @@ async def onboarding_completion(
         median_days_to_complete=found.median_days,
         items_completed=found.items,
     )
+
+
+@router.get("/time-to-value", response_model=list[TimeToValueCohortRead])
+async def time_to_value_cohorts(
+    request: Request,
+    on: Annotated[Target, Depends(target)],
+    value_event: Annotated[str, Query(min_length=1, max_length=200)],
+    start: date,
+    end: date,
+    cohort: Literal["week", "month"] = "month",
+) -> list[TimeToValueCohortRead]:
+    """Per signup cohort from start to end: users, how many reached `value_event`, the median
+    days it took and their spread; see services/metrics/time_to_value.py."""
+    span = Range(start, end)
+    found = await time_to_value.cohorts(
+        _warehouse(request), on.scope, value_event, span.start, span.end, cohort
+    )
+    return [
+        TimeToValueCohortRead(
+            cohort_start=c.start,
+            users=c.users,
+            reached_value=c.reached,
+            median_days=c.median_days,
+            spread=c.spread,
+        )
+        for c in found
+    ]

@@ -102,3 +102,11 @@ class OnboardingRead(BaseModel):
     account_completion_rate: float | None
     median_days_to_complete: float | None = Field(description="first shown → completed")
     items_completed: dict[str, int] = Field(description="item id → users who completed it")
+
+
+class TimeToValueCohortRead(BaseModel):
+    cohort_start: date
+    users: int = Field(description="users who signed up in the cohort")
+    reached_value: int
+    median_days: float | None = Field(description="signup → first value event, of those reached")
+    spread: dict[str, int] = Field(description="users reaching value, by how long it took")
