@@ -251,21 +251,7 @@ async def monthly_revenue(
     the accounts' traits (mrr, contract_start, churned_at); see services/metrics/revenue.py."""
     span = Range(start, end, "month")
     found = await revenue.revenue(_warehouse(request), on.scope.product_id, span.start, span.end)
-    return [
-        RevenueMonthRead(
-            month=m.month,
-            accounts=m.accounts,
-            churned=m.churned,
-            mrr=m.mrr,
-            churned_mrr=m.churned_mrr,
-            logo_churn_rate=m.logo_churn_rate,
-            revenue_churn_rate=m.revenue_churn_rate,
-            arpu=m.arpu,
-            ltv=m.ltv,
-            ltv_note=m.ltv_note,
-        )
-        for m in found
-    ]
+    return [RevenueMonthRead.model_validate(month, from_attributes=True) for month in found]
 
 
 @router.get("/onboarding", response_model=OnboardingRead)

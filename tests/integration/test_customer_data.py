@@ -48,3 +48,27 @@ def test_an_imported_file_and_a_later_group_call_make_one_account(
             json={"accounts": [{"id": "x", "seats": -1}]},
         )
         assert (refused.status_code, refused.json()["attr"]) == (400, "accounts.0.seats")
+
+
+def test_revenue_is_served_per_month_from_uploaded_accounts(running: RunningStack) -> None:
+    accounts = [
+        {"id": "rev-a", "mrr": 100, "contract_start": "2020-01-01"},
+        {
+            "id": "rev-b",
+            "mrr": 300,
+            "contract_start": "2020-01-01",
+            "churned_at": "2020-03-15T00:00:00Z",
+        },
+    ]
+    with running.api("metrics") as api:
+        stored = api.post(
+            "/v1/accounts/bulk", params={"product": "demo"}, json={"accounts": accounts}
+        )
+        assert stored.json() == {"records": 2, "traits": 5}
+        params = {"product": "demo", "start": "2020-03-01", "end": "2020-04-30"}
+        march, april = api.get("/v1/metrics/revenue", params=params).json()
+
+    # Other tests' accounts (no contract_start, never churned) may count as present; only
+    # rev-b churns.
+    assert (march["churned"], march["churned_mrr"], april["churned"]) == (1, 300.0, 0)
+    assert april["ltv"] is None and "no account churned" in april["ltv_note"]
