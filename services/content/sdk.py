@@ -89,15 +89,9 @@ def _visit(context: str) -> Visit:
 
 
 def _invalid(exc: ValidationError, prefix: str) -> ApiError:
+    """The first error, with `attr` naming the field under `prefix` (none: the body)."""
     first = exc.errors()[0]
-    attr = (
-        ".".join(
-            [prefix, *(str(part) for part in first["loc"])]
-            if prefix
-            else [str(part) for part in first["loc"]]
-        )
-        or None
-    )
+    attr = ".".join(part for part in (prefix, *map(str, first["loc"])) if part) or None
     return ApiError(f"{attr or 'body'}: {first['msg']}", code="invalid_context", attr=attr)
 
 
