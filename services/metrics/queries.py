@@ -170,17 +170,44 @@ async def nps(
 ) -> Nps:
     """Net Promoter Score from the snippet's `survey_answered` events of NPS surveys between
     start and end: each user's last answer in the range counts once."""
+    [(_, found)] = await _nps_by(warehouse, scope, start, end, survey, "{start:Date32}")
+    return found
+
+
+async def nps_series(
+    warehouse: Warehouse,
+    scope: Scope,
+    interval: Interval,
+    start: date,
+    end: date,
+    survey: str | None,
+) -> list[tuple[date, Nps]]:
+    """NPS per period over [start, end], each user's last answer in the period counting once;
+    every period listed, those without answers too."""
+    found = dict(await _nps_by(warehouse, scope, start, end, survey, BUCKETS[interval]))
+    empty = Nps(0, 0, 0, 0)
+    return [(p, found.get(p, empty)) for p in period_starts(start, end, interval)]
+
+
+async def _nps_by(
+    warehouse: Warehouse, scope: Scope, start: date, end: date, survey: str | None, period: str
+) -> list[tuple[date, Nps]]:
     only = " AND JSONExtractString(properties, 'experience_id') = {survey:String}" if survey else ""
     sql = (
-        "SELECT count(), countIf(score >= 9), countIf(score BETWEEN 7 AND 8), countIf(score <= 6)"
-        " FROM (SELECT argMax(JSONExtractInt(properties, 'score'), timestamp) AS score"
+        "SELECT period, count(), countIf(score >= 9), countIf(score BETWEEN 7 AND 8),"
+        " countIf(score <= 6)"
+        f" FROM (SELECT {period} AS period,"
+        " argMax(JSONExtractInt(properties, 'score'), timestamp) AS score"
         " FROM events FINAL"
         f" WHERE {scope.where()} AND type = 'track'"
         " AND event = 'survey_answered'"
         " AND JSONExtractString(properties, 'question_type') = 'nps'"
         " AND JSONHas(properties, 'score')"
-        f"{only} GROUP BY user_id)"
+        f"{only} GROUP BY period, user_id)"
+        " GROUP BY period"
     )
     params = {**scope.parameters(start, end), **({"survey": survey} if survey else {})}
-    [(responses, promoters, passives, detractors)] = await warehouse.rows(sql, params)
-    return Nps(int(responses), int(promoters), int(passives), int(detractors))
+    rows = await warehouse.rows(sql, params)
+    return [(p, Nps(int(n), int(pro), int(pas), int(det))) for p, n, pro, pas, det in rows] or [
+        (start, Nps(0, 0, 0, 0))
+    ]

@@ -16,7 +16,9 @@ from services.metrics.schemas import (
     EventsPoint,
     EventsRead,
     HealthScoreRead,
+    NpsPoint,
     NpsRead,
+    NpsSeriesRead,
     OnboardingRead,
     RevenueMonthRead,
     StickinessRead,
@@ -308,3 +310,33 @@ async def time_to_value_cohorts(
         )
         for c in found
     ]
+
+
+@router.get("/nps-series", response_model=NpsSeriesRead)
+async def nps_series(
+    request: Request,
+    on: Annotated[Target, Depends(target)],
+    span: Annotated[Range, Depends()],
+    survey: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> NpsSeriesRead:
+    """NPS per day, week or month: each user's last answer in the period counts."""
+    series = await queries.nps_series(
+        _warehouse(request), on.scope, span.interval, span.start, span.end, survey
+    )
+    return NpsSeriesRead(
+        product=on.product,
+        account=on.account,
+        survey=survey,
+        interval=span.interval,
+        series=[
+            NpsPoint(
+                period_start=period,
+                responses=n.responses,
+                promoters=n.promoters,
+                passives=n.passives,
+                detractors=n.detractors,
+                nps=n.score,
+            )
+            for period, n in series
+        ],
+    )

@@ -110,3 +110,20 @@ class TimeToValueCohortRead(BaseModel):
     reached_value: int
     median_days: float | None = Field(description="signup → first value event, of those reached")
     spread: dict[str, int] = Field(description="users reaching value, by how long it took")
+
+
+class NpsPoint(BaseModel):
+    period_start: date
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: int | None
+
+
+class NpsSeriesRead(BaseModel):
+    product: str
+    account: str | None
+    survey: str | None
+    interval: Interval
+    series: list[NpsPoint]

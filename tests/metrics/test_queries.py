@@ -184,3 +184,35 @@ def test_nps_is_rounded_once_and_null_without_answers(
         detractors=sum(s <= 6 for s in scores),
     )
     assert nps.score == expected
+
+
+async def test_nps_per_month_counts_each_users_last_answer_in_that_month(
+    warehouse: Warehouse,
+) -> None:
+    def answer(user: str, ts: str, score: int) -> dict:
+        properties = {"experience_id": "exp_m", "question_type": "nps", "score": score}
+        row = make_row(
+            "prd_q7", user, ts, event="survey_answered", properties=json.dumps(properties)
+        )
+        return row
+
+    await insert(
+        warehouse,
+        [
+            answer("u1", "2024-05-03T10:00:00.000Z", 3),
+            answer("u1", "2024-06-03T10:00:00.000Z", 10),  # June's answer, not May's
+            answer("u2", "2024-05-20T10:00:00.000Z", 9),
+        ],
+    )
+    scope = queries.Scope("prd_q7", "UTC")
+
+    series = await queries.nps_series(
+        warehouse, scope, "month", date(2024, 4, 1), date(2024, 6, 30), None
+    )
+    assert [(p.isoformat(), n.responses, n.score) for p, n in series] == [
+        ("2024-04-01", 0, None),
+        ("2024-05-01", 2, 0),
+        ("2024-06-01", 1, 100),
+    ]
+    whole = await queries.nps(warehouse, scope, date(2024, 4, 1), date(2024, 6, 30), None)
+    assert (whole.responses, whole.score) == (2, 100)
