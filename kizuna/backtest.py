@@ -197,6 +197,7 @@ class Evaluation:
     red_catch: float  # of the churned, in the red band
     by_band: list[tuple[str, int, float]]  # band, cases, churn rate
     by_decile: list[tuple[str, int, float]]  # score range, cases, churn rate
+    silent: tuple[int, float]  # cases with no activity by the cut-off, their churn rate
 
 
 def evaluate(card: Scorecard, cases: list[Case]) -> Evaluation:
@@ -209,7 +210,7 @@ def evaluate(card: Scorecard, cases: list[Case]) -> Evaluation:
     for band in ("red", "yellow", "green"):
         members = [c for b, c in bands if b == band]
         by_band.append((band, len(members), sum(members) / len(members) if members else 0.0))
-    ordered = sorted(scored)
+    ordered = sorted(scored, key=lambda pair: pair[0])  # ties keep their order, not by outcome
     by_decile = []
     for number in range(10):
         part = ordered[number * len(ordered) // 10 : (number + 1) * len(ordered) // 10]
@@ -217,6 +218,7 @@ def evaluate(card: Scorecard, cases: list[Case]) -> Evaluation:
             span = f"{part[0][0]:.0f}-{part[-1][0]:.0f}"
             by_decile.append((span, len(part), sum(c for _, c in part) / len(part)))
     red = [c for b, c in bands if b == "red"]
+    quiet = [c.churned for c in cases if c.values is SILENT]
     return Evaluation(
         cases=len(cases),
         churn_rate=churners / len(cases),
@@ -225,6 +227,7 @@ def evaluate(card: Scorecard, cases: list[Case]) -> Evaluation:
         red_catch=sum(red) / churners if churners else 0.0,
         by_band=by_band,
         by_decile=by_decile,
+        silent=(len(quiet), sum(quiet) / len(quiet) if quiet else 0.0),
     )
 
 
@@ -249,6 +252,8 @@ def _report(results: dict[str, Evaluation]) -> int:
         print(
             f"  red band: {result.red_share:.1%} of cases, catching {result.red_catch:.1%} of churn"
         )
+        count, rate = result.silent
+        print(f"  no activity by the cut-off: {count:,} cases, churn {rate:.1%}")
         print("  band     cases   churn")
         for band, count, rate in result.by_band:
             print(f"  {band:<7} {count:>6,}  {rate:6.1%}")

@@ -166,17 +166,8 @@ async def nps(
 ) -> NpsRead:
     span = Range(start, end)
     found = await queries.nps(_warehouse(request), on.scope, span.start, span.end, survey)
-    return NpsRead(
-        product=on.product,
-        account=on.account,
-        survey=survey,
-        start=start,
-        end=end,
-        responses=found.responses,
-        promoters=found.promoters,
-        passives=found.passives,
-        detractors=found.detractors,
-        nps=found.score,
+    return NpsRead.of(
+        found, product=on.product, account=on.account, survey=survey, start=start, end=end
     )
 
 
@@ -328,15 +319,5 @@ async def nps_series(
         account=on.account,
         survey=survey,
         interval=span.interval,
-        series=[
-            NpsPoint(
-                period_start=period,
-                responses=n.responses,
-                promoters=n.promoters,
-                passives=n.passives,
-                detractors=n.detractors,
-                nps=n.score,
-            )
-            for period, n in series
-        ],
+        series=[NpsPoint.of(found, period_start=period) for period, found in series],
     )

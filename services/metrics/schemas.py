@@ -1,9 +1,10 @@
 from datetime import date
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
 from services.metrics.periods import Interval
+from services.metrics.queries import Nps
 
 
 class ActiveUsersPoint(BaseModel):
@@ -44,12 +45,7 @@ class StickinessRead(BaseModel):
     dau_mau: float | None  # null when nobody was active in the 30 days
 
 
-class NpsRead(BaseModel):
-    product: str
-    account: str | None
-    survey: str | None = Field(description="an NPS survey's experience id; none: every one")
-    start: date
-    end: date
+class NpsFigures(BaseModel):
     responses: int = Field(description="users who answered; each user's last answer counts")
     promoters: int = Field(description="scores 9-10")
     passives: int = Field(description="scores 7-8")
@@ -57,6 +53,21 @@ class NpsRead(BaseModel):
     nps: int | None = Field(
         description="% promoters - % detractors, rounded once; none without answers"
     )
+
+    @classmethod
+    def of(cls, found: Nps, **fields: Any) -> Self:
+        counts = {
+            k: getattr(found, k) for k in ("responses", "promoters", "passives", "detractors")
+        }
+        return cls(**counts, nps=found.score, **fields)
+
+
+class NpsRead(NpsFigures):
+    product: str
+    account: str | None
+    survey: str | None = Field(description="an NPS survey's experience id; none: every one")
+    start: date
+    end: date
 
 
 class UploadRead(BaseModel):
@@ -112,13 +123,8 @@ class TimeToValueCohortRead(BaseModel):
     spread: dict[str, int] = Field(description="users reaching value, by how long it took")
 
 
-class NpsPoint(BaseModel):
+class NpsPoint(NpsFigures):
     period_start: date
-    responses: int
-    promoters: int
-    passives: int
-    detractors: int
-    nps: int | None
 
 
 class NpsSeriesRead(BaseModel):

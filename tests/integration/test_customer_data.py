@@ -72,3 +72,14 @@ def test_revenue_is_served_per_month_from_uploaded_accounts(running: RunningStac
     # rev-b churns.
     assert (march["churned"], march["churned_mrr"], april["churned"]) == (1, 300.0, 0)
     assert april["ltv"] is None and "no account churned" in april["ltv_note"]
+
+
+def test_nps_series_lists_every_period_and_null_without_answers(running: RunningStack) -> None:
+    params = {"product": "demo", "interval": "month", "start": "2020-01-15", "end": "2020-02-10"}
+    with running.api("metrics") as api:
+        answer = api.get("/v1/metrics/nps-series", params=params).json()
+
+    assert [(p["period_start"], p["responses"], p["nps"]) for p in answer["series"]] == [
+        ("2020-01-01", 0, None),
+        ("2020-02-01", 0, None),
+    ]

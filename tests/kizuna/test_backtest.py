@@ -51,6 +51,7 @@ def test_auc_bands_and_catch_match_a_count_by_hand() -> None:
     # Scores: 50, 15, 55, 55, 50, 15 -> red: cases 2 and 6 (one churned of three).
     assert (result.red_share, result.red_catch) == (2 / 6, 1 / 3)
     assert result.by_band[0] == ("red", 2, 0.5)
+    assert result.silent == (0, 0.0)
 
 
 def test_tuning_picks_the_weights_with_the_best_auc() -> None:
