@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from services.content.errors import InvalidExperience
 from services.content.experience_store import ExperienceStore
 from services.content.experiences import Settings, definition, parse_settings
 from services.content.models import Experience
@@ -70,10 +69,6 @@ async def update_experience(
     store: Store, row: ProductExperience, body: ExperienceUpdate
 ) -> ExperienceRead:
     changed = body.model_dump(exclude_unset=True, exclude={"name", "content"})
-    if None in changed.values():
-        field = next(name for name, value in changed.items() if value is None)
-        if field not in ("reask_after_days", "survey_cooldown_days"):
-            raise InvalidExperience(f"{field} cannot be null", attr=field)
     stored = None
     if changed or "content" in body.model_fields_set:
         current = parse_settings(row.draft).model_dump()

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.content.experiences import Days, Frequency, Kind, Settings, Strict, Targeting
 from services.content.models import Experience
@@ -93,6 +93,13 @@ class ExperienceUpdate(Strict):
     priority: Annotated[int, Field(ge=-1000, le=1000)] | None = None
     reask_after_days: Days | None = None
     survey_cooldown_days: Days | None = None
+
+    @model_validator(mode="after")
+    def _only_optional_settings_are_cleared(self) -> "ExperienceUpdate":
+        cleared = [name for name in self.model_fields_set if getattr(self, name) is None]
+        for name in sorted(set(cleared) - {"reask_after_days", "survey_cooldown_days"}):
+            raise ValueError(f"{name} cannot be null")
+        return self
 
 
 class ExperienceRead(ReadModel):

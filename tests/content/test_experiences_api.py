@@ -384,3 +384,20 @@ async def test_a_long_history_is_posted_and_answered_with_the_same_etag(
     wrong = await client.post("/sdk/v1/experiences", content=json.dumps({"writeKey": write_key}))
     assert (first.status_code, first.json()["experiences"], again.status_code) == (200, [], 304)
     assert (wrong.status_code, wrong.json()["attr"]) == (400, "context")
+
+
+async def test_a_patch_may_clear_only_the_optional_survey_settings(
+    client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    acme = await make_tenant()
+    await product(client, acme)
+    survey = await create(client, acme, {**SURVEY, "reask_after_days": 30})
+    path = f"/v1/products/web/experiences/{survey['id']}"
+
+    cleared = await client.patch(path, json={"reask_after_days": None}, headers=acme.headers)
+    refused = await client.patch(path, json={"targeting": None}, headers=acme.headers)
+    assert cleared.json()["draft"]["reask_after_days"] is None
+    assert (refused.status_code, refused.json()["detail"]) == (
+        400,
+        "Value error, targeting cannot be null",
+    )
