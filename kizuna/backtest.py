@@ -3,11 +3,12 @@
     kizuna health backtest labels FILE.csv --date 2014-06-08 [--account A] [--level user]
     kizuna health backtest xuetangx DIR [--tune-on C1038,C1187A,...]
 
-Scores come from the metrics service (`GET /v1/health/scores`, the default scorecard); labels
-from a CSV file (`id,churned` with churned 0 or 1), or, for XuetangX, from `dropout`: each
-user scored on the 15th day of their course's window. An id that has no score at the cut-off
-(no activity yet) is scored as silent. Reported: ROC AUC (higher scores should mean less churn),
-how much of the churn the red band caught, and churn by band and by score decile.
+Measures come from the metrics service (`GET /v1/health/scores`), scored with the product's
+scorecard or --scorecard FILE; labels from a CSV file (`id,churned` with churned 0 or 1), or,
+for XuetangX, from `dropout`: each user scored on the 15th day of their course's window. An id
+that has no score at the cut-off (no activity yet) is scored as silent. Reported: ROC AUC
+(higher scores should mean less churn), how much of the churn the red band caught, churn by band
+and by score decile, and a calibration table: churn per 10 points of score.
 
 With --tune-on, the measures' weights are fitted on those courses (a grid, best AUC) and both
 scorecards are measured on the other courses.
@@ -23,15 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
-from kizuna.replay import KEYS_FILE, UsageError, demo_key, host_url
-from services.metrics.health import DEFAULT_SCORECARD, SILENT, Scorecard
-from shared.settings import KizunaSettings
+from kizuna import scorecards
+from kizuna.replay import UsageError
+from services.metrics.health import SILENT, ProductScorecard, Scorecard
 
-DEFAULT_HOST = "http://127.0.0.1:8002"
 XUETANGX_SCORED_DAY = 14  # days after the window's start: its 15th day
 WEIGHT_GRID = (1.0, 2.0, 4.0)
+CALIBRATION_STEP = 10  # points per row of the calibration table
 
 Values = dict[str, float | None]
 
@@ -46,9 +48,7 @@ class Case:
     group: str
 
 
-def add_parser(subparsers: Any) -> None:
-    command = subparsers.add_parser("health", help="health scores: backtest against churn")
-    actions = command.add_subparsers(dest="action", required=True, metavar="ACTION")
+def add_parser(actions: Any) -> None:
     backtest = actions.add_parser("backtest", help="score at a cut-off, compare with later churn")
     sources = backtest.add_subparsers(dest="source", required=True, metavar="SOURCE")
 
@@ -68,28 +68,32 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--product", default="demo", help="the product's slug (default demo)")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"metrics URL ({DEFAULT_HOST})")
-    parser.add_argument("--api-key", help=f"default: api_key from var/{KEYS_FILE}")
+    scorecards.common(parser)
+    parser.add_argument(
+        "--scorecard",
+        type=Path,
+        help="score with this YAML or JSON scorecard (default: the product's)",
+    )
 
 
 def run_labels(args: argparse.Namespace) -> int:
     try:
         labels = read_labels(args.file)
-        client = _client(args)
+        client = scorecards.client(args)
+        with client:
+            title, card = scorecard_for(args, client)
+            measured = fetch(client, args.product, args.date, args.level, args.account)
     except UsageError as exc:
         print(f"kizuna health: {exc}", file=sys.stderr)
         return 2
-    with client:
-        measured = fetch(client, args.product, args.date, args.level, args.account)
     cases = [Case(i, measured.get(i, SILENT), churned, "all") for i, churned in labels.items()]
-    return _report({"default scorecard": evaluate(DEFAULT_SCORECARD, cases)})
+    return _report({title: evaluate(card, cases)})
 
 
 def run_xuetangx(args: argparse.Namespace) -> int:
     try:
         enrollments = read_enrollments(args.dir / "enrollments.csv")
-        client = _client(args)
+        client = scorecards.client(args)
         courses = sorted({e.group for e in enrollments.values()})
         train = set(args.tune_on.split(",")) if args.tune_on else set()
         if train - set(courses):
@@ -103,6 +107,11 @@ def run_xuetangx(args: argparse.Namespace) -> int:
     starts = read_window_starts(args.dir / "courses.csv")
     cases = []
     with client:
+        try:
+            title, card = scorecard_for(args, client)
+        except UsageError as exc:
+            print(f"kizuna health: {exc}", file=sys.stderr)
+            return 2
         for course in courses:
             cutoff = starts[course] + timedelta(days=XUETANGX_SCORED_DAY)
             measured = fetch(client, args.product, cutoff, "user", course)
@@ -112,18 +121,16 @@ def run_xuetangx(args: argparse.Namespace) -> int:
                 if e.group == course
             ]
     if not train:
-        return _report({"default scorecard, every course": evaluate(DEFAULT_SCORECARD, cases)})
+        return _report({f"{title}, every course": evaluate(card, cases)})
     fitted, held_out = (
         [c for c in cases if c.group in train],
         [c for c in cases if c.group not in train],
     )
-    tuned = tune(DEFAULT_SCORECARD, fitted)
+    tuned = tune(card, fitted)
     weights = ", ".join(f"{m.name} {m.weight:g}" for m in tuned.measures)
     return _report(
         {
-            f"default scorecard, {len(courses) - len(train)} held-out courses": evaluate(
-                DEFAULT_SCORECARD, held_out
-            ),
+            f"{title}, {len(courses) - len(train)} held-out courses": evaluate(card, held_out),
             f"tuned on {len(train)} courses ({weights}), held-out courses": evaluate(
                 tuned, held_out
             ),
@@ -131,10 +138,23 @@ def run_xuetangx(args: argparse.Namespace) -> int:
     )
 
 
-def _client(args: argparse.Namespace) -> httpx.Client:
-    api_key = args.api_key or demo_key(KizunaSettings().var_dir / KEYS_FILE, "api_key", "--api-key")
-    headers = {"Authorization": f"Bearer {api_key}"}
-    return httpx.Client(base_url=host_url(args.host), headers=headers, timeout=120)
+def scorecard_for(args: argparse.Namespace, client: httpx.Client) -> tuple[str, Scorecard]:
+    """The scorecard to measure, and what to call it: --scorecard's file, else the product's
+    (the default one unless it was set)."""
+    if args.scorecard:
+        try:
+            card = ProductScorecard.model_validate(scorecards.read_file(args.scorecard))
+        except ValidationError as exc:
+            raise UsageError(f"{args.scorecard} is not a scorecard: {exc}") from exc
+        return f"scorecard {args.scorecard.name}", card
+    response = client.get("/v1/health/scorecard", params={"product": args.product})
+    if response.status_code != 200:
+        raise SystemExit(
+            f"kizuna health: the metrics service answered {response.status_code}: {response.text}"
+        )
+    found = response.json()
+    title = "the product's scorecard" if found["configured"] else "default scorecard"
+    return title, ProductScorecard.model_validate(found["scorecard"])
 
 
 def fetch(
@@ -197,6 +217,7 @@ class Evaluation:
     red_catch: float  # of the churned, in the red band
     by_band: list[tuple[str, int, float]]  # band, cases, churn rate
     by_decile: list[tuple[str, int, float]]  # score range, cases, churn rate
+    calibration: list[tuple[int, int, float | None]]  # score from, cases, churn rate
     silent: tuple[int, float]  # cases with no activity by the cut-off, their churn rate
 
 
@@ -217,6 +238,13 @@ def evaluate(card: Scorecard, cases: list[Case]) -> Evaluation:
         if part:
             span = f"{part[0][0]:.0f}-{part[-1][0]:.0f}"
             by_decile.append((span, len(part), sum(c for _, c in part) / len(part)))
+    rows = 100 // CALIBRATION_STEP
+    binned: list[list[bool]] = [[] for _ in range(rows)]
+    for score, outcome in scored:  # 100 joins the top row
+        binned[min(int(score // CALIBRATION_STEP), rows - 1)].append(outcome)
+    calibration = [
+        (n * CALIBRATION_STEP, len(m), sum(m) / len(m) if m else None) for n, m in enumerate(binned)
+    ]
     red = [c for b, c in bands if b == "red"]
     quiet = [c.churned for c in cases if c.values is SILENT]
     return Evaluation(
@@ -227,17 +255,21 @@ def evaluate(card: Scorecard, cases: list[Case]) -> Evaluation:
         red_catch=sum(red) / churners if churners else 0.0,
         by_band=by_band,
         by_decile=by_decile,
+        calibration=calibration,
         silent=(len(quiet), sum(quiet) / len(quiet) if quiet else 0.0),
     )
 
 
 def tune(card: Scorecard, cases: list[Case]) -> Scorecard:
-    """The card with the measures' weights from WEIGHT_GRID that give the best AUC on `cases`."""
+    """The card with the measures' weights from WEIGHT_GRID that give the best AUC on `cases`
+    (a measure no case has a value for keeps its weight)."""
+    valued = {name for c in cases for name, value in c.values.items() if value is not None}
+    tuned = [i for i, m in enumerate(card.measures) if m.name in valued]
     best, best_auc = card, -1.0
-    for weights in itertools.product(WEIGHT_GRID, repeat=len(card.measures)):
-        measures = [
-            m.model_copy(update={"weight": w}) for m, w in zip(card.measures, weights, strict=True)
-        ]
+    for weights in itertools.product(WEIGHT_GRID, repeat=len(tuned)):
+        measures = list(card.measures)
+        for index, weight in zip(tuned, weights, strict=True):
+            measures[index] = measures[index].model_copy(update={"weight": weight})
         candidate = card.model_copy(update={"measures": measures})
         auc = evaluate(candidate, cases).auc
         if auc > best_auc:
@@ -260,4 +292,9 @@ def _report(results: dict[str, Evaluation]) -> int:
         print("  score decile   cases   churn")
         for span, count, rate in result.by_decile:
             print(f"  {span:<12} {count:>6,}  {rate:6.1%}")
+        print("  calibration: churn by score")
+        print("  score     cases   churn")
+        for low, members, share in result.calibration:
+            churn = f"{share:6.1%}" if share is not None else "     -"
+            print(f"  {low:>3}-{low + CALIBRATION_STEP:<4} {members:>6,}  {churn}")
     return 0

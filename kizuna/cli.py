@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from kizuna import backtest, importer, replay, stack
+from kizuna import backtest, importer, replay, scorecards, stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,7 +12,10 @@ def main(argv: list[str] | None = None) -> int:
     stack.add_parser(commands)
     replay.add_parser(commands)
     importer.add_parser(commands)
-    backtest.add_parser(commands)
+    health = commands.add_parser("health", help="health scores: scorecards, backtest on churn")
+    actions = health.add_subparsers(dest="action", required=True, metavar="ACTION")
+    scorecards.add_parser(actions)
+    backtest.add_parser(actions)
 
     args = parser.parse_args(argv)
     try:

@@ -41,4 +41,16 @@ EVENTS_DLQ = Topic(
     doc="events that failed validation in the metrics consumer",
 )
 
-ALL: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ)
+# An account's health band changed (or it was scored for the first time): one JSON
+# `shared.health.BandChange` per record. Keyed by account, so that an account's changes stay in
+# order. Sent at least once: a run that failed half-way sends its changes again.
+HEALTH_BANDS = Topic(
+    suffix="health.bands",
+    partitions=4,
+    producer="metrics",
+    consumers=("rules",),
+    key="<product_id>:<account_id>",
+    doc="accounts' health band changes, from scheduled and on-demand scoring",
+)
+
+ALL: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, HEALTH_BANDS)

@@ -15,11 +15,14 @@ from fastapi import FastAPI
 from services.metrics.auth import ProductDirectory
 from services.metrics.consumer import EventsConsumer
 from services.metrics.routes import customers, router
+from services.metrics.scoring import Scorer, kafka_publisher
 from services.metrics.settings import MetricsSettings
 from services.metrics.settle import Settler
 from services.metrics.warehouse import Warehouse
 from shared import logs
 from shared.errors import Unavailable, install_error_handlers
+from shared.kafka import make_producer
+from shared.topics import HEALTH_BANDS
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,17 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             app.state.products = ProductDirectory(client, settings.auth_cache_ttl_s)
             app.state.consumer = None
             app.state.settler = None
+            app.state.scorer = None
             tasks = []
+            producer = None
             if settings.consume:
+                producer = make_producer(settings, client_id="kizuna-metrics-health")
+                await producer.start()
+                app.state.scorer = Scorer(
+                    warehouse,
+                    kafka_publisher(producer, HEALTH_BANDS.name(settings.kafka_namespace)),
+                    settings.health_interval_s,
+                )
                 app.state.consumer = EventsConsumer(settings, warehouse)
                 app.state.settler = Settler(
                     warehouse, settings.settle_interval_s, settings.settle_max_rows
@@ -47,12 +59,15 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                 tasks = [
                     _start(app.state.consumer.run(), "events-consumer"),
                     _start(app.state.settler.run(), "settler"),
+                    _start(app.state.scorer.run(), "scorer"),
                 ]
             yield
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if producer is not None:
+                await producer.stop()
         await warehouse.close()
 
     app = FastAPI(title="Kizuna metrics", lifespan=lifespan)
@@ -66,12 +81,13 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             await app.state.warehouse.rows("SELECT 1")
         except Exception as exc:  # any driver failure means: not healthy
             raise Unavailable("the warehouse does not answer") from exc
-        consumer, settler = app.state.consumer, app.state.settler
+        consumer, settler, scorer = app.state.consumer, app.state.settler, app.state.scorer
         return {
             "status": "ok",
             "rows_written": consumer.written if consumer else 0,
             "settle_passes": settler.passes if settler else 0,
             "unsettled_days": settler.unsettled if settler else None,
+            "scoring_passes": scorer.passes if scorer else 0,
         }
 
     return app

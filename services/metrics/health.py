@@ -12,19 +12,30 @@ Measures, over the `window_days` ending on the date (both included):
 - usage_trend: track calls in the last `trend_days` ÷ those in the `trend_days` before
   (missing when both are 0; capped at 3);
 - feature_breadth: distinct key features used ÷ key features (event names; when none are
-  configured, every event name the product had in the window).
+  configured, every event name the product had in the window);
+- seat_utilisation (accounts only): users with a track call in the window ÷ the account's
+  `seats` trait (missing when it has none, or 0).
+
+A product's scorecard may hold a second one for accounts in their first days (`new_accounts`):
+an account's age counts from its `contract_start` trait, else from its first active day.
+Accounts with traits and no track call in the span are scored too, as silent (`SILENT`);
+accounts whose `churned_at` is on or before the date are not scored.
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.metrics.accounts import latest, moment_of
 from services.metrics.warehouse import Warehouse
+from shared.health import Band
 
-MeasureName = Literal["active_day_rate", "days_since_active", "usage_trend", "feature_breadth"]
-Band = Literal["red", "yellow", "green"]
+MeasureName = Literal[
+    "active_day_rate", "days_since_active", "usage_trend", "feature_breadth", "seat_utilisation"
+]
 TREND_CAP = 3.0
 Points = Annotated[float, Field(ge=0, le=100)]
 
@@ -101,7 +112,28 @@ class Scorecard(BaseModel):
         return "green" if score >= self.green_from else "yellow"
 
 
-DEFAULT_SCORECARD = Scorecard(
+class NewAccounts(BaseModel):
+    """The scorecard for accounts in their first `days` days (day 0 is the day they start)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: Annotated[int, Field(ge=1, le=365)]
+    scorecard: Scorecard
+
+
+class ProductScorecard(Scorecard):
+    """A product's scorecard, and optionally the one its new accounts are scored with."""
+
+    new_accounts: NewAccounts | None = None
+
+    def card_for(self, age_days: int | None) -> tuple["CardName", Scorecard]:
+        """Which card ("default" or "new_accounts") scores an entity this many days old."""
+        if self.new_accounts and age_days is not None and age_days < self.new_accounts.days:
+            return "new_accounts", self.new_accounts.scorecard
+        return "default", self
+
+
+DEFAULT_SCORECARD = ProductScorecard(
     measures=[
         Measure(
             name="active_day_rate", weight=4, points=[(0, 0), (0.1, 40), (0.3, 70), (0.6, 100)]
@@ -109,6 +141,7 @@ DEFAULT_SCORECARD = Scorecard(
         Measure(name="days_since_active", weight=3, points=[(0, 100), (3, 80), (7, 40), (14, 0)]),
         Measure(name="usage_trend", weight=1.5, points=[(0, 0), (0.5, 40), (1, 70), (1.5, 100)]),
         Measure(name="feature_breadth", weight=1.5, points=[(0, 0), (0.3, 50), (0.7, 100)]),
+        Measure(name="seat_utilisation", weight=1, points=[(0, 0), (0.5, 60), (0.9, 100)]),
     ]
 )
 
@@ -118,9 +151,63 @@ SILENT: dict[str, float | None] = {
     "days_since_active": None,
     "usage_trend": None,
     "feature_breadth": 0.0,
+    "seat_utilisation": None,
 }
 
 Level = Literal["account", "user"]
+CardName = Literal["default", "new_accounts"]
+Values = dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    values: Values
+    scorecard: CardName
+    scored: Scored
+
+
+async def assess(
+    warehouse: Warehouse,
+    product_id: str,
+    timezone: str,
+    level: Level,
+    on: date,
+    config: ProductScorecard,
+    account: str | None = None,
+) -> dict[str, Assessment]:
+    """Entity id → its measures and score at the end of `on`: every account (or user) with a
+    track call in the card's span and, at account level, every account with traits, except
+    those that had churned by then."""
+    if level == "user":
+        users = await measure(warehouse, product_id, "user", on, config, account)
+        return {u: Assessment(v, "default", config.score(v)) for u, v in users.items()}
+    traits = await latest(
+        warehouse, "account_traits", "account_id", product_id, [account] if account else None
+    )
+    seats = {a: float(t["seats"]) for a, t in traits.items() if _is_number(t.get("seats"))}
+    cards: dict[CardName, Scorecard] = {"default": config}
+    first_days: dict[str, date] = {}
+    if config.new_accounts:
+        cards["new_accounts"] = config.new_accounts.scorecard
+        first_days = await first_active_days(warehouse, product_id, on, account)
+    measured = {
+        name: await measure(warehouse, product_id, "account", on, card, account, seats)
+        for name, card in cards.items()
+    }
+    zone = ZoneInfo(timezone)
+    answer = {}
+    for entity in sorted(set(traits).union(*measured.values())):
+        own = traits.get(entity, {})
+        if _churned_by(own.get("churned_at"), on, zone):
+            continue
+        start = _day_of(own.get("contract_start")) or first_days.get(entity)
+        name, card = config.card_for((on - start).days if start else None)
+        values = measured[name].get(entity) or {
+            **SILENT,
+            "seat_utilisation": 0.0 if seats.get(entity) else None,
+        }
+        answer[entity] = Assessment(values, name, card.score(values))
+    return answer
 
 
 async def measure(
@@ -130,9 +217,10 @@ async def measure(
     on: date,
     card: Scorecard,
     account: str | None = None,
-) -> dict[str, dict[str, float | None]]:
+    seats: dict[str, float] | None = None,
+) -> dict[str, Values]:
     """Entity id → measure values at the end of `on`, for every account (or user) with a track
-    call in the window or the trend's span."""
+    call in the window or the trend's span. `seats`: accounts' seats, for seat_utilisation."""
     key = "account_id" if level == "account" else "user_id"
     span = max(card.window_days, 2 * card.trend_days)
     window_start = on - timedelta(days=card.window_days - 1)
@@ -153,7 +241,8 @@ async def measure(
             countIf(day >= {{before_start:Date32}} AND day < {{recent_start:Date32}}) AS before,
             length(arrayIntersect(
                 groupUniqArrayIf(event, day >= {{window_start:Date32}}), key_features)),
-            length(key_features)
+            length(key_features),
+            uniqExactIf(user_id, day >= {{window_start:Date32}})
         FROM events FINAL
         WHERE product_id = {{product:String}} AND type = 'track' AND {key} != ''
             AND day >= {{first:Date32}} AND day <= {{on:Date32}}
@@ -170,18 +259,55 @@ async def measure(
         "features": card.key_features,
         "account": account or "",
     }
+    seats = seats or {}
     found = {}
-    for entity, active, since, recent, before, used, known in await warehouse.rows(sql, params):
+    for entity, active, since, recent, before, used, known, users in await warehouse.rows(
+        sql, params
+    ):
         found[entity] = {
             "active_day_rate": active / card.window_days,
             "days_since_active": float(since) if active else None,
             "usage_trend": _trend(recent, before),
             "feature_breadth": used / known if known else None,
+            "seat_utilisation": users / seats[entity] if seats.get(entity) else None,
         }
     return found
+
+
+async def first_active_days(
+    warehouse: Warehouse, product_id: str, on: date, account: str | None = None
+) -> dict[str, date]:
+    """Account → the first day any of its users was active, up to `on`."""
+    rows = await warehouse.rows(
+        "SELECT account_id, min(day) FROM daily_active_users"
+        " WHERE product_id = {product:String} AND day <= {on:Date32}"
+        + (" AND account_id = {account:String}" if account else "")
+        + " GROUP BY account_id",
+        {"product": product_id, "on": on, "account": account or ""},
+    )
+    return {account_id: day for account_id, day in rows}
 
 
 def _trend(recent: int, before: int) -> float | None:
     if before == 0:
         return None if recent == 0 else TREND_CAP
     return min(recent / before, TREND_CAP)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _day_of(value: object) -> date | None:
+    """A stored date trait ("2024-03-01", or a date-time: its date as written)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _churned_by(value: object, on: date, zone: ZoneInfo) -> bool:
+    moment: datetime | None = moment_of(value)
+    return moment is not None and moment.astimezone(zone).date() <= on

@@ -6,7 +6,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from services.metrics import accounts, health, onboarding, queries, revenue, time_to_value
+from services.metrics import (
+    accounts,
+    health,
+    onboarding,
+    queries,
+    revenue,
+    scoring,
+    time_to_value,
+)
 from services.metrics.auth import ProductDirectory
 from services.metrics.periods import Interval
 from services.metrics.schemas import (
@@ -16,17 +24,20 @@ from services.metrics.schemas import (
     EventsPoint,
     EventsRead,
     HealthScoreRead,
+    HealthSnapshotRead,
     NpsPoint,
     NpsRead,
     NpsSeriesRead,
     OnboardingRead,
     RevenueMonthRead,
+    ScorecardRead,
+    ScoringRunRead,
     StickinessRead,
     TimeToValueCohortRead,
     UploadRead,
 )
 from services.metrics.warehouse import Warehouse
-from shared.errors import ApiError
+from shared.errors import ApiError, Unavailable
 from shared.events import EARLIEST, LATEST
 
 router = APIRouter(prefix="/v1/metrics")
@@ -213,27 +224,105 @@ async def health_scores(
     date: date,
     level: health.Level = "account",
 ) -> list[HealthScoreRead]:
-    """Every account (or user) with a track call in the default scorecard's window ending on
-    `date` (in the product's timezone): its measures, score, band and what each measure added.
-    With `account`, that account (or its users) only."""
+    """Every account (or user) at the end of `date` (in the product's timezone), scored with
+    the product's scorecard: its measures, score, band and what each measure added. Accounts
+    with traits and no activity are scored as silent; churned ones are left out. With
+    `account`, that account (or its users) only."""
     check_day(date, "date")
-    card = health.DEFAULT_SCORECARD
-    found = await health.measure(
-        _warehouse(request), on.scope.product_id, level, date, card, on.account
+    card = (await scoring.scorecard_of(_warehouse(request), on.scope.product_id)).scorecard
+    found = await health.assess(
+        _warehouse(request), on.scope.product_id, on.timezone, level, date, card, on.account
     )
-    answer = []
-    for entity, values in found.items():
-        scored = card.score(values)
-        answer.append(
-            HealthScoreRead(
-                id=entity,
-                score=scored.score,
-                band=scored.band,
-                measures=values,
-                contributions=scored.contributions,
-            )
+    return [
+        HealthScoreRead(
+            id=entity,
+            score=a.scored.score,
+            band=a.scored.band,
+            measures=a.values,
+            contributions=a.scored.contributions,
+            scorecard=a.scorecard,
         )
-    return answer
+        for entity, a in found.items()
+    ]
+
+
+@customers.get("/health/scorecard", response_model=ScorecardRead)
+async def get_scorecard(request: Request, on: Annotated[Target, Depends(target)]) -> ScorecardRead:
+    """The product's health scorecard: the one set with PUT, else the default."""
+    found = await scoring.scorecard_of(_warehouse(request), on.scope.product_id)
+    return ScorecardRead(
+        product=on.product,
+        configured=found.scorecard is not health.DEFAULT_SCORECARD,
+        updated_at=found.updated_at,
+        scorecard=found.scorecard,
+    )
+
+
+@customers.put("/health/scorecard", response_model=ScorecardRead)
+async def put_scorecard(
+    request: Request, on: Annotated[Target, Depends(target)], body: health.ProductScorecard
+) -> ScorecardRead:
+    """Replace the product's scorecard; scores and snapshots from now on use it."""
+    updated_at = await scoring.set_scorecard(_warehouse(request), on.scope.product_id, body)
+    return ScorecardRead(product=on.product, configured=True, updated_at=updated_at, scorecard=body)
+
+
+@customers.delete("/health/scorecard", response_model=ScorecardRead)
+async def reset_scorecard(
+    request: Request, on: Annotated[Target, Depends(target)]
+) -> ScorecardRead:
+    """Go back to the default scorecard."""
+    updated_at = await scoring.set_scorecard(_warehouse(request), on.scope.product_id, None)
+    return ScorecardRead(
+        product=on.product,
+        configured=False,
+        updated_at=updated_at,
+        scorecard=health.DEFAULT_SCORECARD,
+    )
+
+
+@customers.post("/health/snapshots", response_model=ScoringRunRead)
+async def score_now(
+    request: Request, on: Annotated[Target, Depends(target)], date: date
+) -> ScoringRunRead:
+    """Score every account at the end of `date` now, keep the snapshots and send the band
+    changes, as the schedule does."""
+    check_day(date, "date")
+    scorer: scoring.Scorer | None = request.app.state.scorer
+    if scorer is None:
+        raise Unavailable("this replica does not score: ask one that runs the consumer")
+    run = await scorer.score(on.scope.product_id, on.timezone, date)
+    return ScoringRunRead(
+        product=on.product, day=run.day, accounts=run.accounts, changes=run.changes
+    )
+
+
+@customers.get("/health/snapshots", response_model=list[HealthSnapshotRead])
+async def health_snapshots(
+    request: Request,
+    on: Annotated[Target, Depends(target)],
+    start: date,
+    end: date,
+) -> list[HealthSnapshotRead]:
+    """Each account's (or `account`'s) daily snapshot from start to end: the trend of its
+    score, and why it is in its band (each measure's contribution)."""
+    span = Range(start, end)
+    found = await scoring.snapshots(
+        _warehouse(request), on.scope.product_id, span.start, span.end, on.account
+    )
+    return [
+        HealthSnapshotRead(
+            account=s.account_id,
+            day=s.day,
+            score=s.score,
+            band=s.band,
+            scorecard=s.scorecard,
+            measures=s.measures,
+            contributions=s.contributions,
+            scored_at=s.scored_at,
+        )
+        for s in found
+    ]
 
 
 @router.get("/revenue", response_model=list[RevenueMonthRead])

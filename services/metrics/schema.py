@@ -176,6 +176,58 @@ FROM events ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS pair
 WHERE type = 'identify' AND user_id != ''
 """
 
+# A product's health scorecard (health.ProductScorecard as JSON) as set over the API; the
+# latest row wins, and an empty config means the default scorecard.
+HEALTH_SCORECARDS = """
+CREATE TABLE IF NOT EXISTS health_scorecards
+(
+    product_id LowCardinality(String),
+    config String COMMENT 'the scorecard as JSON; empty: the default',
+    updated_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY product_id
+"""
+
+# Each account's health at the end of a day in its product's timezone, as scored last that
+# day (scoring runs on a schedule and on demand; the latest scored_at wins).
+HEALTH_SNAPSHOTS = """
+CREATE TABLE IF NOT EXISTS health_snapshots
+(
+    product_id LowCardinality(String),
+    account_id String,
+    day Date32,
+    score Nullable(Float64) COMMENT '0-100; null when no measure had a value',
+    band LowCardinality(String) COMMENT 'red, yellow or green; empty when score is null',
+    scorecard LowCardinality(String) COMMENT 'default or new_accounts',
+    measures Map(String, Nullable(Float64)),
+    contributions Map(String, Float64) COMMENT 'points each measure added to the score',
+    scored_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(scored_at)
+ORDER BY (product_id, account_id, day)
+"""
+
+# Every product that sent events, in the timezone its latest events were counted in: what
+# scheduled scoring runs over.
+PRODUCT_ZONES = """
+CREATE TABLE IF NOT EXISTS product_zones
+(
+    product_id LowCardinality(String),
+    timezone LowCardinality(String),
+    seen_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(seen_at)
+ORDER BY product_id
+"""
+
+PRODUCT_ZONES_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS product_zones_mv TO product_zones AS
+SELECT product_id, argMax(timezone, received_at) AS timezone, max(received_at) AS seen_at
+FROM events
+GROUP BY product_id
+"""
+
 STATEMENTS = (
     EVENTS,
     USER_ACCOUNT_HISTORY,
@@ -190,6 +242,10 @@ STATEMENTS = (
     USER_TRAITS,
     ACCOUNT_TRAITS_MV,
     USER_TRAITS_MV,
+    HEALTH_SCORECARDS,
+    HEALTH_SNAPSHOTS,
+    PRODUCT_ZONES,
+    PRODUCT_ZONES_MV,
 )
 
 # Written before versioned migrations existed; a warehouse without it predates this schema.

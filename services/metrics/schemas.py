@@ -1,10 +1,12 @@
-from datetime import date
-from typing import Any, Self
+from datetime import date, datetime
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
 
+from services.metrics.health import ProductScorecard
 from services.metrics.periods import Interval
 from services.metrics.queries import Nps
+from shared.health import Band, BandChange
 
 
 class ActiveUsersPoint(BaseModel):
@@ -86,6 +88,34 @@ class HealthScoreRead(BaseModel):
     band: str | None = Field(description="red, yellow or green")
     measures: dict[str, float | None]
     contributions: dict[str, float] = Field(description="points each measure added")
+    scorecard: Literal["default", "new_accounts"] = Field(
+        description="which of the product's scorecards scored it"
+    )
+
+
+class ScorecardRead(BaseModel):
+    product: str
+    configured: bool = Field(description="false: the default scorecard, never set or reset")
+    updated_at: datetime | None
+    scorecard: ProductScorecard
+
+
+class HealthSnapshotRead(BaseModel):
+    account: str
+    day: date
+    score: float | None
+    band: Band | None
+    scorecard: Literal["default", "new_accounts"]
+    measures: dict[str, float | None]
+    contributions: dict[str, float]
+    scored_at: datetime
+
+
+class ScoringRunRead(BaseModel):
+    product: str
+    day: date
+    accounts: int = Field(description="accounts scored")
+    changes: list[BandChange] = Field(description="band changes sent to the health.bands topic")
 
 
 class RevenueMonthRead(BaseModel):

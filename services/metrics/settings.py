@@ -17,8 +17,10 @@ class MetricsSettings(KizunaSettings):
     # daily_events one of its statements may read: API queries wait behind each.
     settle_interval_s: float = Field(default=2.0, gt=0)
     settle_max_rows: int = Field(default=1_000_000, gt=0)
+    # How often every product's accounts are scored and their snapshots kept (see scoring.py).
+    health_interval_s: float = Field(default=3600.0, gt=0)
     # How long an API key → product answer from the content service is trusted.
     auth_cache_ttl_s: float = Field(default=30.0, ge=0)
-    # Run the events consumer and the settler inside this process (off only for API-only
+    # Run the events consumer, the settler and the scorer inside this process (off only for API-only
     # replicas).
     consume: bool = True

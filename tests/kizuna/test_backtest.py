@@ -52,6 +52,21 @@ def test_auc_bands_and_catch_match_a_count_by_hand() -> None:
     assert (result.red_share, result.red_catch) == (2 / 6, 1 / 3)
     assert result.by_band[0] == ("red", 2, 0.5)
     assert result.silent == (0, 0.0)
+    # Per 10 points: 15 (two, one churned), 50 (two, one), 55 (two, one).
+    assert result.calibration == [
+        (0, 0, None),
+        (10, 2, 0.5),
+        *[(low, 0, None) for low in (20, 30, 40)],
+        (50, 4, 0.5),
+        *[(low, 0, None) for low in (60, 70, 80, 90)],
+    ]
+
+
+def test_a_score_of_100_is_in_the_top_row_of_the_calibration_table() -> None:
+    cases = [case(1, 1.0, 1.0, False), case(2, 0.0, 0.0, True)]
+
+    assert evaluate(CARD, cases).calibration[-1] == (90, 1, 0.0)
+    assert evaluate(CARD, cases).calibration[0] == (0, 1, 1.0)
 
 
 def test_tuning_picks_the_weights_with_the_best_auc() -> None:
@@ -77,3 +92,13 @@ def test_a_labels_file_needs_both_outcomes_and_0_or_1(tmp_path: Path) -> None:
     path.write_text("id,churned\na,1\nb,1\n")
     with pytest.raises(UsageError, match="both"):
         read_labels(path)
+
+
+def test_tuning_leaves_a_measure_no_case_has_at_its_weight() -> None:
+    seats = Measure(name="seat_utilisation", weight=1.5, points=[(0, 0), (1, 100)])
+    card = CARD.model_copy(update={"measures": [*CARD.measures, seats]})
+
+    tuned = tune(card, CASES)
+
+    assert tuned.measures[2].weight == 1.5
+    assert evaluate(tuned, CASES).auc == pytest.approx(evaluate(tune(CARD, CASES), CASES).auc)

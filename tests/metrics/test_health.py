@@ -76,12 +76,14 @@ async def test_measures_count_days_trend_and_features_in_the_window(warehouse: W
         "days_since_active": 0.0,
         "usage_trend": 3.0,  # 3 calls against 1: capped at 3
         "feature_breadth": 2 / 3,
+        "seat_utilisation": None,  # users have no seats
     }
     assert users["faded"] == {
         "active_day_rate": 2 / 30,
         "days_since_active": 25.0,
         "usage_trend": 0.0,
         "feature_breadth": 1 / 3,
+        "seat_utilisation": None,
     }
     assert accounts["acme"]["active_day_rate"] == 6 / 30
     assert accounts["acme"]["usage_trend"] == 4 / 3
