@@ -79,11 +79,11 @@ async def upload(warehouse: Warehouse, product: str, **traits: dict[str, object]
 
 
 async def test_measures_match_pandas_across_a_berlin_dst_change(warehouse: Warehouse) -> None:
-    calls = berlin_calls("prd_s1")
-    await load(warehouse, "prd_s1", calls)
-    await upload(warehouse, "prd_s1", acme={"seats": 4})
+    calls = berlin_calls("prd_hs1")
+    await load(warehouse, "prd_hs1", calls)
+    await upload(warehouse, "prd_hs1", acme={"seats": 4})
 
-    found = await health.assess(warehouse, "prd_s1", BERLIN, "account", ON, DEFAULT_SCORECARD)
+    found = await health.assess(warehouse, "prd_hs1", BERLIN, "account", ON, DEFAULT_SCORECARD)
 
     expected = expected_measures(calls, {"acme": 4}, BERLIN, ON)
     assert sorted(found) == sorted(expected) == ["acme", "initech"]
@@ -99,17 +99,17 @@ async def test_measures_match_pandas_across_a_berlin_dst_change(warehouse: Wareh
 async def test_an_account_with_no_events_is_scored_silent_and_churned_ones_are_left_out(
     warehouse: Warehouse,
 ) -> None:
-    await load(warehouse, "prd_s2", [("busy", "u1", "2024-03-30T10:00:00Z", "opened")])
+    await load(warehouse, "prd_hs2", [("busy", "u1", "2024-03-30T10:00:00Z", "opened")])
     await upload(
         warehouse,
-        "prd_s2",
+        "prd_hs2",
         quiet={"seats": 10},
         noseats={"name": "No seats"},
         gone={"seats": 5, "churned_at": "2024-03-31T21:00:00Z"},  # 23:00 in Berlin, on ON
         later={"seats": 5, "churned_at": "2024-03-31T23:00:00Z"},  # 1 April in Berlin
     )
 
-    found = await health.assess(warehouse, "prd_s2", BERLIN, "account", ON, DEFAULT_SCORECARD)
+    found = await health.assess(warehouse, "prd_hs2", BERLIN, "account", ON, DEFAULT_SCORECARD)
 
     assert sorted(found) == ["busy", "later", "noseats", "quiet"]
     assert found["quiet"].values == {**health.SILENT, "seat_utilisation": 0.0}
@@ -129,14 +129,14 @@ async def test_new_accounts_get_their_own_scorecard_for_their_first_days(
 ) -> None:
     await load(
         warehouse,
-        "prd_s3",
+        "prd_hs3",
         [
             ("fresh", "u1", "2024-03-25T10:00:00Z", "opened"),
             ("old", "u2", "2024-01-05T10:00:00Z", "opened"),
             ("old", "u2", "2024-03-25T10:00:00Z", "opened"),
         ],
     )
-    await upload(warehouse, "prd_s3", signed={"contract_start": "2024-03-20"})
+    await upload(warehouse, "prd_hs3", signed={"contract_start": "2024-03-20"})
     lenient = health.Scorecard(
         measures=[Measure(name="active_day_rate", points=[(0, 50), (0.1, 100)])]
     )
@@ -144,7 +144,7 @@ async def test_new_accounts_get_their_own_scorecard_for_their_first_days(
         measures=DEFAULT_SCORECARD.measures, new_accounts=NewAccounts(days=14, scorecard=lenient)
     )
 
-    found = await health.assess(warehouse, "prd_s3", BERLIN, "account", ON, card)
+    found = await health.assess(warehouse, "prd_hs3", BERLIN, "account", ON, card)
 
     # fresh: first active 25 March, 6 days before; signed: contract from 20 March, 11 days.
     assert {a: f.scorecard for a, f in found.items()} == {
@@ -157,16 +157,16 @@ async def test_new_accounts_get_their_own_scorecard_for_their_first_days(
 
 
 async def test_a_scorecard_is_kept_per_product_and_can_be_reset(warehouse: Warehouse) -> None:
-    assert (await scoring.scorecard_of(warehouse, "prd_s4")).updated_at is None
+    assert (await scoring.scorecard_of(warehouse, "prd_hs4")).updated_at is None
     card = ProductScorecard(
         measures=[Measure(name="seat_utilisation", points=[(0, 0), (1, 100)])], red_below=30
     )
 
-    await scoring.set_scorecard(warehouse, "prd_s4", card)
-    stored = await scoring.scorecard_of(warehouse, "prd_s4")
-    other = await scoring.scorecard_of(warehouse, "prd_s5")
-    await scoring.set_scorecard(warehouse, "prd_s4", None)
-    reset = await scoring.scorecard_of(warehouse, "prd_s4")
+    await scoring.set_scorecard(warehouse, "prd_hs4", card)
+    stored = await scoring.scorecard_of(warehouse, "prd_hs4")
+    other = await scoring.scorecard_of(warehouse, "prd_hs5")
+    await scoring.set_scorecard(warehouse, "prd_hs4", None)
+    reset = await scoring.scorecard_of(warehouse, "prd_hs4")
 
     assert stored.scorecard == card
     assert other.scorecard is DEFAULT_SCORECARD
@@ -182,23 +182,23 @@ async def test_snapshots_keep_each_day_and_only_band_changes_are_sent(
     async def publish(changes: list[BandChange]) -> None:
         sent.extend(changes)
 
-    await upload(warehouse, "prd_s6", acme={"seats": 2}, globex={"seats": 2})
-    await load(warehouse, "prd_s6", [("acme", "u1", "2024-03-29T10:00:00Z", "opened")])
+    await upload(warehouse, "prd_hs6", acme={"seats": 2}, globex={"seats": 2})
+    await load(warehouse, "prd_hs6", [("acme", "u1", "2024-03-29T10:00:00Z", "opened")])
     day1, day2 = ON, ON + timedelta(days=1)
 
-    first = await scoring.score_day(warehouse, publish, "prd_s6", BERLIN, day1)
-    again = await scoring.score_day(warehouse, publish, "prd_s6", BERLIN, day1)
+    first = await scoring.score_day(warehouse, publish, "prd_hs6", BERLIN, day1)
+    again = await scoring.score_day(warehouse, publish, "prd_hs6", BERLIN, day1)
     # Globex's users arrive: every day of the window active for both seats.
     await load(
         warehouse,
-        "prd_s6",
+        "prd_hs6",
         [
             ("globex", user, f"{(day2 - timedelta(days=n)).isoformat()}T10:00:00Z", "opened")
             for n in range(30)
             for user in ("g1", "g2")
         ],
     )
-    second = await scoring.score_day(warehouse, publish, "prd_s6", BERLIN, day2)
+    second = await scoring.score_day(warehouse, publish, "prd_hs6", BERLIN, day2)
 
     assert (first.accounts, again.accounts, second.accounts) == (2, 2, 2)
     assert {(c.account_id, c.previous_band, c.band) for c in first.changes} == {
@@ -211,7 +211,7 @@ async def test_snapshots_keep_each_day_and_only_band_changes_are_sent(
     assert (change.previous_score, change.score) == (0.0, 95.9)
     assert sent == first.changes + second.changes
 
-    kept = await scoring.snapshots(warehouse, "prd_s6", day1, day2, "globex")
+    kept = await scoring.snapshots(warehouse, "prd_hs6", day1, day2, "globex")
     assert [(s.day, s.band, s.score) for s in kept] == [(day1, "red", 0.0), (day2, "green", 95.9)]
     # Weights 4, 3, 1.5, 1.5 and 1 (of 11); every measure full but the trend (1.0: 70 points).
     assert kept[1].contributions == {
