@@ -48,9 +48,21 @@ HEALTH_BANDS = Topic(
     suffix="health.bands",
     partitions=4,
     producer="metrics",
-    consumers=("rules",),
+    consumers=(),
     key="<product_id>:<account_id>",
     doc="accounts' health band changes, from scheduled and on-demand scoring",
 )
 
-ALL: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, HEALTH_BANDS)
+# Every account each scoring run scored, as JSON `shared.health.HealthUpdate`: score, band and
+# the previous ones, measures, recent activity and traits. The rules service evaluates health
+# rules on them. Keyed and sent like HEALTH_BANDS, in the same run.
+HEALTH_UPDATES = Topic(
+    suffix="health.updates",
+    partitions=4,
+    producer="metrics",
+    consumers=("rules",),
+    key="<product_id>:<account_id>",
+    doc="every account's health after each scoring run",
+)
+
+ALL: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, HEALTH_BANDS, HEALTH_UPDATES)

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from services.metrics.auth import ProductDirectory
 from services.metrics.consumer import EventsConsumer
 from services.metrics.routes import customers, router
 from services.metrics.scoring import Scorer, kafka_publisher
@@ -20,9 +19,10 @@ from services.metrics.settings import MetricsSettings
 from services.metrics.settle import Settler
 from services.metrics.warehouse import Warehouse
 from shared import logs
+from shared.auth import ProductDirectory
 from shared.errors import Unavailable, install_error_handlers
 from shared.kafka import make_producer
-from shared.topics import HEALTH_BANDS
+from shared.topics import HEALTH_BANDS, HEALTH_UPDATES
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,11 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                 await producer.start()
                 app.state.scorer = Scorer(
                     warehouse,
-                    kafka_publisher(producer, HEALTH_BANDS.name(settings.kafka_namespace)),
+                    kafka_publisher(
+                        producer,
+                        HEALTH_BANDS.name(settings.kafka_namespace),
+                        HEALTH_UPDATES.name(settings.kafka_namespace),
+                    ),
                     settings.health_interval_s,
                 )
                 app.state.consumer = EventsConsumer(settings, warehouse)

@@ -22,7 +22,7 @@ Accounts with traits and no track call in the span are scored too, as silent (`S
 accounts whose `churned_at` is on or before the date are not scored.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -164,6 +164,7 @@ class Assessment:
     values: Values
     scorecard: CardName
     scored: Scored
+    traits: dict[str, Any] = field(default_factory=dict)  # accounts' traits, latest values
 
 
 async def assess(
@@ -206,7 +207,7 @@ async def assess(
             **SILENT,
             "seat_utilisation": 0.0 if seats.get(entity) else None,
         }
-        answer[entity] = Assessment(values, name, card.score(values))
+        answer[entity] = Assessment(values, name, card.score(values), own)
     return answer
 
 

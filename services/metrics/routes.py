@@ -15,7 +15,6 @@ from services.metrics import (
     scoring,
     time_to_value,
 )
-from services.metrics.auth import ProductDirectory
 from services.metrics.periods import Interval
 from services.metrics.schemas import (
     AccountRead,
@@ -37,6 +36,7 @@ from services.metrics.schemas import (
     UploadRead,
 )
 from services.metrics.warehouse import Warehouse
+from shared.auth import ProductDirectory
 from shared.errors import ApiError, Unavailable
 from shared.events import EARLIEST, LATEST
 

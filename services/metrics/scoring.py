@@ -3,7 +3,8 @@ band changes the rules service acts on.
 
 A run scores every account of a product at the end of a day (health.assess: the measures come
 from ClickHouse in one query for all accounts), sends each band change to the
-`health.bands` topic, then writes one snapshot row per account. A band change is judged
+`health.bands` topic and every account's state to `health.updates` (what the rules service acts
+on), then writes one snapshot row per account. A band change is judged
 against the account's latest snapshot on or before that day. The changes are sent before the
 snapshots are written, so a run that fails between the two sends them again when it is
 repeated: at least once, never lost.
@@ -18,7 +19,8 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaProducer
@@ -26,12 +28,13 @@ from aiokafka import AIOKafkaProducer
 from services.metrics import health
 from services.metrics.health import DEFAULT_SCORECARD, ProductScorecard
 from services.metrics.warehouse import Warehouse
-from shared.health import BandChange
+from shared.health import BandChange, HealthUpdate
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 60.0
-Publish = Callable[[list[BandChange]], Awaitable[None]]
+# Sends a run's band changes and its updates of every account; returns once all are acknowledged.
+Publish = Callable[[list[BandChange], list[HealthUpdate]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,19 @@ class Run:
     changes: list[BandChange]
 
 
+RECENT = """
+SELECT account_id, maxIf(score, day < {on:Date32}), 0, 0
+FROM health_snapshots FINAL
+WHERE product_id = {product:String} AND day BETWEEN {fortnight:Date32} AND {on:Date32}
+GROUP BY account_id
+UNION ALL
+SELECT account_id, NULL, uniqExactMergeIf(users, day >= {week:Date32}),
+    uniqExactMergeIf(users, day < {week:Date32})
+FROM daily_active_users
+WHERE product_id = {product:String} AND day BETWEEN {fortnight:Date32} AND {on:Date32}
+GROUP BY account_id
+"""
+
 PREVIOUS = """
 SELECT account_id, argMax(band, (day, scored_at)), argMax(score, (day, scored_at))
 FROM health_snapshots
@@ -115,8 +131,8 @@ async def score_day(
                 scored_at=scored_at,
             )
         )
-    if changes:
-        await publish(changes)
+    updates = await _updates(warehouse, product_id, on, assessed, before, scored_at)
+    await publish(changes, updates)
     if assessed:
         stamp = scored_at.isoformat(timespec="milliseconds")
         block = b"\n".join(
@@ -141,6 +157,53 @@ async def score_day(
         extra={"product": product_id, "day": on.isoformat(), "accounts": len(assessed)},
     )
     return Run(product_id, on, len(assessed), changes)
+
+
+async def _updates(
+    warehouse: Warehouse,
+    product_id: str,
+    on: date,
+    assessed: dict[str, health.Assessment],
+    before: dict[str, tuple[str | None, float | None]],
+    scored_at: datetime,
+) -> list[HealthUpdate]:
+    recent: dict[str, list[Any]] = {}
+    params = {
+        "product": product_id,
+        "on": on,
+        "week": on - timedelta(days=6),
+        "fortnight": on - timedelta(days=13),
+    }
+    for account, top, this_week, last_week in await warehouse.rows(RECENT, params):
+        found = recent.setdefault(account, [None, 0, 0])
+        if top is not None:
+            found[0] = top
+        found[1] += this_week
+        found[2] += last_week
+    updates = []
+    for account, a in assessed.items():
+        previous_band, previous_score = before.get(account, (None, None))
+        top, this_week, last_week = recent.get(account, [None, 0, 0])
+        updates.append(
+            HealthUpdate(
+                product_id=product_id,
+                account_id=account,
+                day=on,
+                scored_at=scored_at,
+                score=a.scored.score,
+                band=a.scored.band,
+                previous_score=previous_score,
+                previous_band=previous_band,
+                score_max_14d=top,
+                scorecard=a.scorecard,
+                measures=a.values,
+                contributions=a.scored.contributions,
+                active_users_7d=this_week,
+                active_users_prev_7d=last_week,
+                traits=a.traits,
+            )
+        )
+    return updates
 
 
 @dataclass(frozen=True)
@@ -217,13 +280,14 @@ class Scorer:
             return await score_day(self._warehouse, self._publish, product_id, timezone, on)
 
 
-def kafka_publisher(producer: AIOKafkaProducer, topic: str) -> Publish:
-    """Send band changes to `topic` and return once the broker has acknowledged them all."""
+def kafka_publisher(producer: AIOKafkaProducer, bands_topic: str, updates_topic: str) -> Publish:
+    """Send band changes and updates to their topics; return once the broker has them all."""
 
-    async def publish(changes: list[BandChange]) -> None:
+    async def publish(changes: list[BandChange], updates: list[HealthUpdate]) -> None:
         acks = [
-            await producer.send(topic, value=change.model_dump_json().encode(), key=change.key())
-            for change in changes
+            await producer.send(topic, value=message.model_dump_json().encode(), key=message.key())
+            for topic, messages in ((bands_topic, changes), (updates_topic, updates))
+            for message in messages
         ]
         await asyncio.gather(*acks)
 

@@ -9,7 +9,7 @@ import pytest
 from services.metrics import accounts, health, scoring
 from services.metrics.health import DEFAULT_SCORECARD, Measure, NewAccounts, ProductScorecard
 from services.metrics.warehouse import Warehouse
-from shared.health import BandChange
+from shared.health import BandChange, HealthUpdate
 from tests.metrics.factories import insert, make_row
 
 pytestmark = pytest.mark.integration
@@ -178,9 +178,11 @@ async def test_snapshots_keep_each_day_and_only_band_changes_are_sent(
     warehouse: Warehouse,
 ) -> None:
     sent: list[BandChange] = []
+    updated: list[HealthUpdate] = []
 
-    async def publish(changes: list[BandChange]) -> None:
+    async def publish(changes: list[BandChange], updates: list[HealthUpdate]) -> None:
         sent.extend(changes)
+        updated.extend(updates)
 
     await upload(warehouse, "prd_hs6", acme={"seats": 2}, globex={"seats": 2})
     await load(warehouse, "prd_hs6", [("acme", "u1", "2024-03-29T10:00:00Z", "opened")])
@@ -210,6 +212,16 @@ async def test_snapshots_keep_each_day_and_only_band_changes_are_sent(
     assert (change.account_id, change.previous_band, change.band) == ("globex", "red", "green")
     assert (change.previous_score, change.score) == (0.0, 95.9)
     assert sent == first.changes + second.changes
+    # Every account, each run; globex's second: its day-1 score as the best of the fortnight,
+    # two users in each of the last two weeks.
+    assert [(u.account_id, u.day) for u in updated] == [
+        (account, day) for day in (day1, day1, day2) for account in ("acme", "globex")
+    ]
+    last = updated[-1]
+    assert (last.previous_band, last.band, last.score_max_14d) == ("red", "green", 0.0)
+    assert (last.active_users_7d, last.active_users_prev_7d) == (2, 2)
+    assert last.traits == {"seats": 2}
+    assert updated[0].score_max_14d is None and updated[0].active_users_7d == 1
 
     kept = await scoring.snapshots(warehouse, "prd_hs6", day1, day2, "globex")
     assert [(s.day, s.band, s.score) for s in kept] == [(day1, "red", 0.0), (day2, "green", 95.9)]
