@@ -1,3 +1,4 @@
+import contextlib
 import os
 import socket
 import uuid
@@ -29,9 +30,10 @@ def xuetangx_dir() -> Path:
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(scope="session")
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh uniquely named database for this session, as a SQLAlchemy URL; dropped after."""
+@contextlib.asynccontextmanager
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """A new uniquely named database, as a SQLAlchemy URL; dropped after. Skips when PostgreSQL
+    is unreachable, unless CI is set, where it fails."""
     try:
         admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
@@ -47,3 +49,10 @@ async def postgres_database() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh database for this session (see fresh_postgres_database)."""
+    async with fresh_postgres_database() as url:
+        yield url

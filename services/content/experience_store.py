@@ -17,10 +17,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.content.errors import ExperienceNotFound, PlanLimitReached
 from services.content.experiences import TUTORIAL_KINDS
 from services.content.locks import tenant_lock
-from services.content.models import Experience, ExperienceVersion, Product, Tenant, utcnow
+from services.content.models import Experience, ExperienceVersion, Product, Tenant
 from services.content.plans import PLANS
 from services.content.selection import Published
 from shared.errors import Conflict
+from shared.sql import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,9 @@ from services.content.errors import (
     SlugTaken,
 )
 from services.content.locks import tenant_lock
-from services.content.models import ApiKey, Product, Tenant, WriteKey, utcnow
+from services.content.models import ApiKey, Product, Tenant, WriteKey
 from services.content.plans import PLANS
+from shared.sql import utcnow
 
 log = logging.getLogger(__name__)
 

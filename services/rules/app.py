@@ -1,23 +1,100 @@
-"""The rules service: evaluates CS rules on health updates and events, and emits CS tasks.
+"""The rules service: rules picked from a field catalog raise CS tasks on health updates and
+events, and call webhooks. `uvicorn services.rules.app:create_app --factory`."""
 
-# TODO(#6): rules, their evaluation and CS tasks; for now the service only reports health.
-"""
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from services.rules.consumer import RulesConsumer
+from services.rules.db import make_engine, make_sessions, upgrade
+from services.rules.routes import router
 from services.rules.settings import RulesSettings
+from services.rules.webhooks import Sender
 from shared import logs
-from shared.errors import install_error_handlers
+from shared.auth import ProductDirectory
+from shared.errors import Unavailable, install_error_handlers
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: RulesSettings | None = None) -> FastAPI:
     settings = settings or RulesSettings()
     logs.configure(settings.log_level, service="rules")
-    app = FastAPI(title="Kizuna rules")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.rules_sql_url())
+        await upgrade(engine)
+        app.state.sessions = make_sessions(engine)
+        timeout = httpx.Timeout(settings.dependency_timeout_s)
+        hooks = httpx.Timeout(settings.webhook_timeout_s)
+        async with (
+            httpx.AsyncClient(base_url=settings.content_url, timeout=timeout) as content,
+            httpx.AsyncClient(timeout=hooks, follow_redirects=False) as outside,
+        ):
+            app.state.products = ProductDirectory(content, settings.auth_cache_ttl_s)
+            app.state.consumer = app.state.sender = None
+            tasks = []
+            if settings.consume:
+                app.state.consumer = RulesConsumer(settings, app.state.sessions)
+                app.state.sender = Sender(
+                    app.state.sessions,
+                    outside,
+                    settings.webhook_interval_s,
+                    settings.webhook_retry_base_s,
+                    settings.webhook_max_attempts,
+                )
+                tasks = [
+                    _start(app.state.consumer.run(), "rules-consumer"),
+                    _start(app.state.sender.run(), "webhooks"),
+                ]
+            log.info("rules_started", extra={"database": engine.dialect.name})
+            yield
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await engine.dispose()
+
+    app = FastAPI(title="Kizuna rules", lifespan=lifespan)
     install_error_handlers(app)
+    app.include_router(router)
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, str | int]:
+        try:
+            async with app.state.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver failure means: not healthy
+            raise Unavailable("the database does not answer") from exc
+        consumer, sender = app.state.consumer, app.state.sender
+        return {
+            "status": "ok",
+            "messages_handled": consumer.handled if consumer else 0,
+            "rules_fired": consumer.fired if consumer else 0,
+            "webhooks_delivered": sender.delivered if sender else 0,
+        }
 
     return app
+
+
+def _start(work: Coroutine[None, None, None], name: str) -> "asyncio.Task[None]":
+    task = asyncio.create_task(work, name=name)
+    task.add_done_callback(_stop_process_if_failed)
+    return task
+
+
+def _stop_process_if_failed(task: "asyncio.Task[None]") -> None:
+    """A consumer that died is a crash: stop the process so its supervisor restarts it."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("task_crashed", extra={"task": task.get_name()}, exc_info=task.exception())
+    os.kill(os.getpid(), signal.SIGTERM)
