@@ -8,6 +8,7 @@ The metrics service checks the file (`PUT /v1/health/scorecard`) and says which 
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,17 @@ def client(args: argparse.Namespace) -> httpx.Client:
 def read_file(path: Path) -> Any:
     """The file's content (YAML, of which JSON is a part); raises UsageError."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        found = yaml.safe_load(path.read_text(encoding="utf-8"))
+        json.dumps(found, allow_nan=False)  # what the API will be sent
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text: {exc}") from exc
     except yaml.YAMLError as exc:
         raise UsageError(f"{path} is not YAML or JSON: {exc}") from exc
+    except (TypeError, ValueError) as exc:  # dates, .nan, .inf
+        raise UsageError(f"{path} holds a value a scorecard cannot: {exc}") from exc
+    return found
 
 
 def run_get(args: argparse.Namespace) -> int:

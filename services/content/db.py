@@ -1,39 +1,15 @@
 """Engine and sessions of the content service, built once from settings."""
 
-from pathlib import Path
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.content.models import Base
 from services.content.settings import ContentSettings
+from shared import sql
 
 
 def make_engine(settings: ContentSettings) -> AsyncEngine:
-    """An engine on `settings.sql_url()`; for SQLite, creates the file's directory first."""
-    url = make_url(settings.sql_url())
-    if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
-
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
-    event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
-    return engine
-
-
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
-    # SQLite ignores foreign keys unless asked, per connection.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+    """An engine on `settings.sql_url()` (see shared.sql.make_engine)."""
+    return sql.make_engine(settings.sql_url())
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

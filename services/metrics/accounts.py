@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from services.metrics.warehouse import Warehouse
+from shared.events import EARLIEST, LATEST
 
 Id = Annotated[str, Field(min_length=1, max_length=255)]
 Scalar = str | int | float | bool | None
@@ -36,7 +37,7 @@ class AccountRecord(Record):
     name: Annotated[str, Field(max_length=500)] | None = None
     plan: Annotated[str, Field(max_length=200)] | None = None
     mrr: Annotated[float, Field(ge=0, description="monthly recurring revenue")] | None = None
-    seats: Annotated[int, Field(ge=0)] | None = None
+    seats: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
     contract_start: date | None = None
     renewal_date: date | None = None
     owner: EmailStr | None = Field(default=None, description="the CSM's e-mail")
@@ -110,12 +111,14 @@ async def latest(
 
 
 def moment_of(value: object) -> datetime | None:
-    """A stored date-time trait (ISO 8601 text) as an aware datetime; None when it is not one.
-    A value without an offset is taken as UTC."""
+    """A stored date-time trait (ISO 8601 text) as an aware datetime in UTC; None when it is not
+    one, or lies outside the days the warehouse holds (shared.events.EARLIEST to LATEST), where
+    converting it between zones could overflow. A value without an offset is taken as UTC."""
     if not isinstance(value, str):
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if EARLIEST <= moment <= LATEST else None

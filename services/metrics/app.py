@@ -92,6 +92,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             "settle_passes": settler.passes if settler else 0,
             "unsettled_days": settler.unsettled if settler else None,
             "scoring_passes": scorer.passes if scorer else 0,
+            "scoring_failures": scorer.failures if scorer else 0,
         }
 
     return app

@@ -27,17 +27,20 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.metrics.accounts import latest, moment_of
 from services.metrics.warehouse import Warehouse
 from shared.health import Band
+from shared.traits import day_of, number_of
 
 MeasureName = Literal[
     "active_day_rate", "days_since_active", "usage_trend", "feature_breadth", "seat_utilisation"
 ]
 TREND_CAP = 3.0
-Points = Annotated[float, Field(ge=0, le=100)]
+# A measure's values: ratios and days. The bound keeps a line's slope finite.
+X = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
+Y = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
 
 class Measure(BaseModel):
@@ -46,9 +49,7 @@ class Measure(BaseModel):
     name: MeasureName
     weight: Annotated[float, Field(gt=0, le=100)] = 1.0
     # (value, score) pairs in increasing value order; scores from 0 to 100.
-    points: Annotated[
-        list[tuple[float, Annotated[float, Field(ge=0, le=100)]]], Field(min_length=2)
-    ]
+    points: Annotated[list[tuple[X, Y]], Field(min_length=2, max_length=100)]
 
     @model_validator(mode="after")
     def _points_increase(self) -> "Measure":
@@ -84,7 +85,12 @@ class Scorecard(BaseModel):
     green_from: Annotated[float, Field(ge=0, le=100)] = 70
     window_days: Annotated[int, Field(ge=1, le=365)] = 30
     trend_days: Annotated[int, Field(ge=1, le=182)] = 14
-    key_features: list[str] = []
+    key_features: Annotated[list[str], Field(max_length=1000)] = []
+
+    @field_validator("key_features")
+    @classmethod
+    def _once_each(cls, features: list[str]) -> list[str]:
+        return list(dict.fromkeys(features))
 
     @model_validator(mode="after")
     def _bands_in_order(self) -> "Scorecard":
@@ -185,7 +191,7 @@ async def assess(
     traits = await latest(
         warehouse, "account_traits", "account_id", product_id, [account] if account else None
     )
-    seats = {a: float(t["seats"]) for a, t in traits.items() if _is_number(t.get("seats"))}
+    seats = {a: n for a, t in traits.items() if (n := number_of(t.get("seats"))) and n > 0}
     cards: dict[CardName, Scorecard] = {"default": config}
     first_days: dict[str, date] = {}
     if config.new_accounts:
@@ -201,7 +207,7 @@ async def assess(
         own = traits.get(entity, {})
         if _churned_by(own.get("churned_at"), on, zone):
             continue
-        start = _day_of(own.get("contract_start")) or first_days.get(entity)
+        start = day_of(own.get("contract_start")) or first_days.get(entity)
         name, card = config.card_for((on - start).days if start else None)
         values = measured[name].get(entity) or {
             **SILENT,
@@ -295,20 +301,6 @@ def _trend(recent: int, before: int) -> float | None:
     return min(recent / before, TREND_CAP)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _day_of(value: object) -> date | None:
-    """A stored date trait ("2024-03-01", or a date-time: its date as written)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def _churned_by(value: object, on: date, zone: ZoneInfo) -> bool:
-    moment: datetime | None = moment_of(value)
+    moment: datetime | None = moment_of(value)  # within 1900-2261: safe to convert
     return moment is not None and moment.astimezone(zone).date() <= on

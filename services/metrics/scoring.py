@@ -50,9 +50,14 @@ async def scorecard_of(warehouse: Warehouse, product_id: str) -> Configured:
         {"product": product_id},
     )
     if not rows or not rows[0][0]:
-        return Configured(DEFAULT_SCORECARD, rows[0][1] if rows else None)
+        return Configured(DEFAULT_SCORECARD, _utc(rows[0][1]) if rows else None)
     config, updated_at = rows[0]
-    return Configured(ProductScorecard.model_validate_json(config), updated_at)
+    return Configured(ProductScorecard.model_validate_json(config), _utc(updated_at))
+
+
+def _utc(moment: datetime) -> datetime:
+    """DateTime64(3, 'UTC') values come back naive."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 async def set_scorecard(
@@ -115,8 +120,8 @@ async def score_day(
     changes = []
     for account, found in assessed.items():
         previous_band, previous_score = before.get(account, (None, None))
-        if account in before and previous_band == found.scored.band:
-            continue
+        if previous_band == found.scored.band and (account in before or previous_band is None):
+            continue  # the same band, or no band before and none now
         changes.append(
             BandChange(
                 product_id=product_id,
@@ -231,7 +236,7 @@ async def snapshots(
         {"product": product_id, "start": start, "end": end, "account": account or ""},
     )
     return [
-        Snapshot(a, d, s, b or None, card, dict(m), dict(c), at)
+        Snapshot(a, d, s, b or None, card, dict(m), dict(c), _utc(at))
         for a, d, s, b, card, m, c, at in rows
     ]
 
@@ -247,6 +252,7 @@ class Scorer:
         # One run at a time: two runs of one day would both see the same band change.
         self._lock = asyncio.Lock()
         self.passes = 0
+        self.failures = 0  # products whose scoring failed, since start
 
     async def run(self) -> None:
         """Score on schedule until cancelled; a failed pass is logged and tried again within a
@@ -256,6 +262,7 @@ class Scorer:
                 await self.score_all()
                 wait = self._interval_s
             except Exception:  # the warehouse or the broker: both recover on their own
+                self.failures += 1
                 log.exception("health_scoring_failed")
                 wait = min(self._interval_s, RETRY_S)
             await asyncio.sleep(wait)
@@ -266,13 +273,22 @@ class Scorer:
             "SELECT product_id, argMax(timezone, seen_at) FROM product_zones GROUP BY product_id"
         )
         for product_id, timezone in zones:
-            today = datetime.now(ZoneInfo(timezone)).date()
-            yesterday = date.fromordinal(today.toordinal() - 1)
-            if self._finished.get(product_id) != yesterday:
-                runs.append(await self.score(product_id, timezone, yesterday))
-                self._finished[product_id] = yesterday
-            runs.append(await self.score(product_id, timezone, today))
+            try:
+                runs += await self._score_product(product_id, timezone)
+            except Exception:  # one product's data must not stop the others' scoring
+                self.failures += 1
+                log.exception("health_scoring_failed", extra={"product": product_id})
         self.passes += 1
+        return runs
+
+    async def _score_product(self, product_id: str, timezone: str) -> list[Run]:
+        runs = []
+        today = datetime.now(ZoneInfo(timezone)).date()
+        yesterday = date.fromordinal(today.toordinal() - 1)
+        if self._finished.get(product_id) != yesterday:
+            runs.append(await self.score(product_id, timezone, yesterday))
+            self._finished[product_id] = yesterday
+        runs.append(await self.score(product_id, timezone, today))
         return runs
 
     async def score(self, product_id: str, timezone: str, on: date) -> Run:

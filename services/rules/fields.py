@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, Literal
 
 from shared.health import HealthUpdate
+from shared.traits import day_of, number_of
 
 FieldType = Literal["number", "enum", "string", "boolean"]
 TriggerType = Literal["health", "event"]
@@ -175,8 +176,8 @@ def health_context(update: HealthUpdate) -> dict[str, Any]:
         ),
         "account.renewal_in_days": _days_until(traits.get("renewal_date"), update.day),
         "account.age_days": _days_since(traits.get("contract_start"), update.day),
-        "account.mrr": _number(traits.get("mrr")),
-        "account.seats": _number(traits.get("seats")),
+        "account.mrr": number_of(traits.get("mrr")),
+        "account.seats": number_of(traits.get("seats")),
         "account.plan": _text(traits.get("plan")),
         "account.owner": _text(traits.get("owner")),
         "account.name": _text(traits.get("name")) or update.account_id,
@@ -196,34 +197,19 @@ def event_context(
         "account.name": account,
         "event.name": name,
         "event.user_id": user_id,
-        "event.nps_score": _number(score),
+        "event.nps_score": number_of(score),
     }
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def _days_until(value: Any, on: date) -> int | None:
-    day = _day(value)
+    day = day_of(value)
     return (day - on).days if day else None
 
 
 def _days_since(value: Any, on: date) -> int | None:
-    day = _day(value)
+    day = day_of(value)
     return (on - day).days if day else None

@@ -1,6 +1,7 @@
 """Health of every account on a real chDB warehouse: measures against pandas, accounts with no
 events, new accounts, churned ones; scorecards stored per product; snapshots and band changes."""
 
+import json
 from datetime import date, timedelta
 
 import pandas as pd
@@ -234,3 +235,70 @@ async def test_snapshots_keep_each_day_and_only_band_changes_are_sent(
         "seat_utilisation": 9.1,
     }
     assert kept[1].measures["usage_trend"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [[0, 0], [float("nan"), 50], [1, 100]],
+        [[float("-inf"), 0], [1, 100]],
+        [[-1e308, 0], [1e308, 100]],
+        [[0, 0], [1, float("nan")]],
+    ],
+)
+def test_points_must_be_finite_and_bounded(points: list[list[float]]) -> None:
+    with pytest.raises(ValueError, match="points"):
+        Measure(name="active_day_rate", points=points)  # type: ignore[arg-type]
+
+
+def test_key_features_count_once_each() -> None:
+    card = ProductScorecard(measures=DEFAULT_SCORECARD.measures, key_features=["a", "a", "b"])
+    assert card.key_features == ["a", "b"]
+
+
+async def test_traits_out_of_range_read_as_missing(warehouse: Warehouse) -> None:
+    # Group calls store traits as sent: a date no zone can hold, a number beyond any float.
+    rows = [
+        ("evil", "churned_at", '"9999-12-31T23:00:00-05:00"'),
+        ("evil", "seats", "1" + "0" * 400),
+        ("old", "churned_at", '"0001-01-01T00:00:00+05:00"'),
+        ("old", "seats", "-3"),
+    ]
+    block = b"\n".join(
+        json.dumps(
+            {
+                "product_id": "prd_hs7",
+                "account_id": account,
+                "trait": trait,
+                "value": value,
+                "updated_at": "2024-03-01 00:00:00.000",
+                "source": "group",
+            }
+        ).encode()
+        for account, trait, value in rows
+    )
+    await warehouse.insert_json_rows("account_traits", None, block)
+
+    found = await health.assess(warehouse, "prd_hs7", BERLIN, "account", ON, DEFAULT_SCORECARD)
+
+    assert sorted(found) == ["evil", "old"]  # neither counts as churned
+    assert found["evil"].values["seat_utilisation"] is None
+    assert found["old"].values["seat_utilisation"] is None  # negative seats: none
+
+
+async def test_one_failing_product_does_not_stop_the_others(warehouse: Warehouse) -> None:
+    for product in ("prd_hs8", "prd_hs9"):
+        await load(warehouse, product, [("acme", "u1", "2024-03-30T10:00:00Z", "opened")])
+    broken = b'{"product_id": "prd_hs8", "config": "{\\"measures\\": []}",'
+    broken += b' "updated_at": "2024-03-01 00:00:00.000"}'
+    await warehouse.insert_json_rows("health_scorecards", None, broken)
+
+    async def publish(changes: list[BandChange], updates: list[HealthUpdate]) -> None:
+        pass
+
+    scorer = scoring.Scorer(warehouse, publish, interval_s=3600)
+    runs = await scorer.score_all()
+
+    scored = {run.product_id for run in runs}
+    assert "prd_hs9" in scored and "prd_hs8" not in scored
+    assert scorer.failures == 1
