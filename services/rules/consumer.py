@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.rules import engine
+from services.rules.models import Rule
 from services.rules.settings import RulesSettings
 from shared.events import decode_record
 from shared.health import HealthUpdate
@@ -40,6 +41,7 @@ class RulesConsumer:
         )
         self.handled = 0  # messages acted on since start, for /healthz and tests
         self.fired = 0  # tasks raised, re-fired or closed since start
+        self._event_rules: dict[str, list[Rule]] = {}
 
     async def run(self) -> None:
         await self._consumer.start()
@@ -57,6 +59,7 @@ class RulesConsumer:
     ) -> None:
         now = datetime.now(UTC)
         outcomes: list[engine.Outcome] = []
+        self._event_rules = {}  # product → its event rules, read once per batch
         async with self._sessions() as session:
             for partition, records in batch.items():
                 for record in records:
@@ -104,6 +107,12 @@ class RulesConsumer:
         for event in events:
             if event.type != "track" or not event.group_id:
                 continue
+            if event.product_id not in self._event_rules:
+                self._event_rules[event.product_id] = await engine.rules_of(
+                    session, event.product_id, "event"
+                )
+            if not self._event_rules[event.product_id]:
+                continue
             try:
                 properties = orjson.loads(bytes(event.properties)) if event.properties else {}
             except orjson.JSONDecodeError:
@@ -117,5 +126,6 @@ class RulesConsumer:
                 event.user_id,
                 properties if isinstance(properties, dict) else {},
                 now,
+                self._event_rules[event.product_id],
             )
         return outcomes

@@ -89,7 +89,7 @@ async def on_health(session: AsyncSession, update: HealthUpdate, now: datetime) 
     context = health_context(update)
     outcomes = []
     day = datetime.combine(update.day, time(), tzinfo=UTC)
-    for rule in await _rules(session, update.product_id, "health"):
+    for rule in await rules_of(session, update.product_id, "health"):
         definition = RuleDefinition.model_validate(rule.definition)
         streak = await session.get(Streak, (rule.id, update.account_id))
         if not matches(definition, context):
@@ -119,13 +119,13 @@ async def on_event(
     user_id: str,
     properties: Mapping[str, Any],
     now: datetime,
+    event_rules: list[Rule] | None = None,
 ) -> list[Outcome]:
-    """Act on one track call of an account; the caller commits."""
-    rules = [
-        r
-        for r in await _rules(session, product_id, "event")
-        if r.definition["trigger"].get("event") in (None, name)
-    ]
+    """Act on one track call of an account; the caller commits. `event_rules`: the product's
+    event rules, when the caller already has them (a batch of events reads them once)."""
+    if event_rules is None:
+        event_rules = await rules_of(session, product_id, "event")
+    rules = [r for r in event_rules if r.definition["trigger"].get("event") in (None, name)]
     if not rules or not await first_time(session, _short(f"event:{product_id}:{message_id}")):
         return []
     context = event_context(account, name, user_id, properties)
@@ -297,7 +297,8 @@ def _queue_webhook(
     session.add(Delivery(rule_id=rule.id, url=str(hook.url), payload=payload, secret=hook.secret))
 
 
-async def _rules(session: AsyncSession, product_id: str, trigger: str) -> list[Rule]:
+async def rules_of(session: AsyncSession, product_id: str, trigger: str) -> list[Rule]:
+    """The product's enabled rules with this trigger, oldest first."""
     found = await session.scalars(
         select(Rule).where(Rule.product_id == product_id, Rule.enabled).order_by(Rule.created_at)
     )
