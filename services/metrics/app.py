@@ -1,12 +1,8 @@
 """The metrics service: the events consumer (Kafka → ClickHouse) and the metrics API, in one
 process because an embedded chDB path belongs to one process."""
 
-import asyncio
-import contextlib
 import logging
-import os
-import signal
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -18,7 +14,7 @@ from services.metrics.scoring import Scorer, kafka_publisher
 from services.metrics.settings import MetricsSettings
 from services.metrics.settle import Settler
 from services.metrics.warehouse import Warehouse
-from shared import logs
+from shared import background, logs
 from shared.auth import ProductDirectory
 from shared.errors import Unavailable, install_error_handlers
 from shared.kafka import make_producer
@@ -61,15 +57,12 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                     warehouse, settings.settle_interval_s, settings.settle_max_rows
                 )
                 tasks = [
-                    _start(app.state.consumer.run(), "events-consumer"),
-                    _start(app.state.settler.run(), "settler"),
-                    _start(app.state.scorer.run(), "scorer"),
+                    background.start(app.state.consumer.run(), "events-consumer"),
+                    background.start(app.state.settler.run(), "settler"),
+                    background.start(app.state.scorer.run(), "scorer"),
                 ]
             yield
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await background.stop(tasks)
             if producer is not None:
                 await producer.stop()
         await warehouse.close()
@@ -96,18 +89,3 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         }
 
     return app
-
-
-def _start(work: Coroutine[None, None, None], name: str) -> "asyncio.Task[None]":
-    task = asyncio.create_task(work, name=name)
-    task.add_done_callback(_stop_process_if_failed)
-    return task
-
-
-def _stop_process_if_failed(task: "asyncio.Task[None]") -> None:
-    """A consumer or settler that died is a crash: stop the process so its supervisor restarts
-    it."""
-    if task.cancelled() or task.exception() is None:
-        return
-    log.error("task_crashed", extra={"task": task.get_name()}, exc_info=task.exception())
-    os.kill(os.getpid(), signal.SIGTERM)

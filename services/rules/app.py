@@ -1,12 +1,8 @@
 """The rules service: rules picked from a field catalog raise CS tasks on health updates and
 events, and call webhooks. `uvicorn services.rules.app:create_app --factory`."""
 
-import asyncio
-import contextlib
 import logging
-import os
-import signal
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -18,7 +14,7 @@ from services.rules.db import make_engine, make_sessions, upgrade
 from services.rules.routes import router
 from services.rules.settings import RulesSettings
 from services.rules.webhooks import Sender
-from shared import logs
+from shared import background, logs
 from shared.auth import ProductDirectory
 from shared.errors import Unavailable, install_error_handlers
 
@@ -53,15 +49,12 @@ def create_app(settings: RulesSettings | None = None) -> FastAPI:
                     settings.webhook_max_attempts,
                 )
                 tasks = [
-                    _start(app.state.consumer.run(), "rules-consumer"),
-                    _start(app.state.sender.run(), "webhooks"),
+                    background.start(app.state.consumer.run(), "rules-consumer"),
+                    background.start(app.state.sender.run(), "webhooks"),
                 ]
             log.info("rules_started", extra={"database": engine.dialect.name})
             yield
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await background.stop(tasks)
         await engine.dispose()
 
     app = FastAPI(title="Kizuna rules", lifespan=lifespan)
@@ -84,17 +77,3 @@ def create_app(settings: RulesSettings | None = None) -> FastAPI:
         }
 
     return app
-
-
-def _start(work: Coroutine[None, None, None], name: str) -> "asyncio.Task[None]":
-    task = asyncio.create_task(work, name=name)
-    task.add_done_callback(_stop_process_if_failed)
-    return task
-
-
-def _stop_process_if_failed(task: "asyncio.Task[None]") -> None:
-    """A consumer that died is a crash: stop the process so its supervisor restarts it."""
-    if task.cancelled() or task.exception() is None:
-        return
-    log.error("task_crashed", extra={"task": task.get_name()}, exc_info=task.exception())
-    os.kill(os.getpid(), signal.SIGTERM)
