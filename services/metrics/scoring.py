@@ -117,26 +117,13 @@ async def score_day(
         )
     }
     scored_at = datetime.now(UTC)
-    changes = []
-    for account, found in assessed.items():
-        previous_band, previous_score = before.get(account, (None, None))
-        if previous_band == found.scored.band and (account in before or previous_band is None):
-            continue  # the same band, or no band before and none now
-        changes.append(
-            BandChange(
-                product_id=product_id,
-                account_id=account,
-                day=on,
-                band=found.scored.band,
-                previous_band=previous_band,
-                score=found.scored.score,
-                previous_score=previous_score,
-                scorecard=found.scorecard,
-                contributions=found.scored.contributions,
-                scored_at=scored_at,
-            )
-        )
     updates = await _updates(warehouse, product_id, on, assessed, before, scored_at)
+    fields = set(BandChange.model_fields)
+    changes = [
+        BandChange.model_validate(u.model_dump(include=fields))
+        for u in updates
+        if u.band != u.previous_band  # none before and none now is no change either
+    ]
     await publish(changes, updates)
     if assessed:
         stamp = scored_at.isoformat(timespec="milliseconds")

@@ -96,7 +96,7 @@ async def on_health(session: AsyncSession, update: HealthUpdate, now: datetime) 
             if streak is not None:
                 await session.delete(streak)
             if definition.auto_close:
-                closed = await _auto_close(session, rule, update.account_id, now)
+                closed = await _auto_close(session, rule, definition, update.account_id, now)
                 if closed:
                     outcomes.append(Outcome(rule.id, update.account_id, "closed"))
             continue
@@ -223,12 +223,13 @@ async def close(session: AsyncSession, task: Task, status: str, actor: str, now:
     )
 
 
-async def _auto_close(session: AsyncSession, rule: Rule, account: str, now: datetime) -> bool:
+async def _auto_close(
+    session: AsyncSession, rule: Rule, definition: RuleDefinition, account: str, now: datetime
+) -> bool:
     task = await session.scalar(select(Task).where(Task.open_key == f"{rule.id}:{account}"))
     if task is None:
         return False
     await close(session, task, "done", _actor(rule), now)
-    definition = RuleDefinition.model_validate(rule.definition)
     _queue_webhook(session, rule, definition, "task.closed", task, {"account.id": account})
     return True
 
