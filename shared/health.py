@@ -46,6 +46,8 @@ class HealthUpdate(BaseModel):
     contributions: dict[str, float] = {}
     active_users_7d: int = 0  # distinct active users in the 7 days ending on `day`
     active_users_prev_7d: int = 0  # and in the 7 days before those
+    first_active_day: date | None = None  # the first day any of its users was active
+    completed_experiences: list[str] = []  # experience ids some user of it completed
     traits: dict[str, Any] = {}  # the account's traits, each at its latest value
 
     def key(self) -> bytes:

@@ -95,6 +95,15 @@ WHERE product_id = {product:String} AND day BETWEEN {fortnight:Date32} AND {on:D
 GROUP BY account_id
 """
 
+# Experiences (checklists, tours, ...) some user of each account completed, up to the day.
+COMPLETED = """
+SELECT account_id, groupUniqArray(JSONExtractString(properties, 'experience_id'))
+FROM events FINAL
+WHERE product_id = {product:String} AND type = 'track' AND event = 'experience_completed'
+    AND day <= {on:Date32} AND account_id != ''
+GROUP BY account_id
+"""
+
 PREVIOUS = """
 SELECT account_id, argMax(band, (day, scored_at)), argMax(score, (day, scored_at))
 FROM health_snapshots
@@ -172,6 +181,8 @@ async def _updates(
             found[0] = top
         found[1] += this_week
         found[2] += last_week
+    first_days = await health.first_active_days(warehouse, product_id, on)
+    completed = dict(await warehouse.rows(COMPLETED, {"product": product_id, "on": on}))
     updates = []
     for account, a in assessed.items():
         previous_band, previous_score = before.get(account, (None, None))
@@ -192,6 +203,8 @@ async def _updates(
                 contributions=a.scored.contributions,
                 active_users_7d=this_week,
                 active_users_prev_7d=last_week,
+                first_active_day=first_days.get(account),
+                completed_experiences=sorted(completed.get(account, [])),
                 traits=a.traits,
             )
         )

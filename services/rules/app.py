@@ -12,6 +12,7 @@ from sqlalchemy import text
 from services.rules.consumer import RulesConsumer
 from services.rules.db import make_engine, make_sessions, upgrade
 from services.rules.routes import router
+from services.rules.scheduler import Scheduler
 from services.rules.settings import RulesSettings
 from services.rules.webhooks import Sender
 from shared import background, logs
@@ -37,7 +38,7 @@ def create_app(settings: RulesSettings | None = None) -> FastAPI:
             httpx.AsyncClient(timeout=hooks, follow_redirects=False) as outside,
         ):
             app.state.products = ProductDirectory(content, settings.auth_cache_ttl_s)
-            app.state.consumer = app.state.sender = None
+            app.state.consumer = app.state.sender = app.state.scheduler = None
             tasks = []
             if settings.consume:
                 app.state.consumer = RulesConsumer(settings, app.state.sessions)
@@ -48,9 +49,11 @@ def create_app(settings: RulesSettings | None = None) -> FastAPI:
                     settings.webhook_retry_base_s,
                     settings.webhook_max_attempts,
                 )
+                app.state.scheduler = Scheduler(app.state.sessions, settings.schedule_interval_s)
                 tasks = [
                     background.start(app.state.consumer.run(), "rules-consumer"),
                     background.start(app.state.sender.run(), "webhooks"),
+                    background.start(app.state.scheduler.run(), "schedule"),
                 ]
             log.info("rules_started", extra={"database": engine.dialect.name})
             yield
@@ -68,11 +71,12 @@ def create_app(settings: RulesSettings | None = None) -> FastAPI:
                 await session.execute(text("SELECT 1"))
         except Exception as exc:  # any driver failure means: not healthy
             raise Unavailable("the database does not answer") from exc
-        consumer, sender = app.state.consumer, app.state.sender
+        consumer, sender, scheduler = app.state.consumer, app.state.sender, app.state.scheduler
         return {
             "status": "ok",
             "messages_handled": consumer.handled if consumer else 0,
-            "rules_fired": consumer.fired if consumer else 0,
+            "rules_fired": (consumer.fired if consumer else 0)
+            + (scheduler.fired if scheduler else 0),
             "webhooks_delivered": sender.delivered if sender else 0,
         }
 

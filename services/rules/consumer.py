@@ -127,5 +127,6 @@ class RulesConsumer:
                 properties if isinstance(properties, dict) else {},
                 now,
                 self._event_rules[event.product_id],
+                event.received_at,
             )
         return outcomes

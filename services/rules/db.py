@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.sql import make_engine
 
-__all__ = ["make_engine", "make_sessions", "upgrade"]
+__all__ = ["downgrade", "make_engine", "make_sessions", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,6 +34,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Undo the migrations down to `revision` ("base": all of them)."""
+
+    def run(connection: Connection) -> None:
+        command.downgrade(alembic_config(connection), revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)

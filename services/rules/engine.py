@@ -88,26 +88,65 @@ async def on_health(session: AsyncSession, update: HealthUpdate, now: datetime) 
     await _remember(session, update)
     context = health_context(update)
     outcomes = []
-    day = datetime.combine(update.day, time(), tzinfo=UTC)
     for rule in await rules_of(session, update.product_id, "health"):
         definition = RuleDefinition.model_validate(rule.definition)
-        streak = await session.get(Streak, (rule.id, update.account_id))
-        if not matches(definition, context):
-            if streak is not None:
-                await session.delete(streak)
-            if definition.auto_close:
-                closed = await _auto_close(session, rule, definition, update.account_id, now)
-                if closed:
-                    outcomes.append(Outcome(rule.id, update.account_id, "closed"))
-            continue
-        if streak is None:
-            streak = Streak(rule_id=rule.id, account_id=update.account_id, since=day)
-            session.add(streak)
-        if streak.fired or day - streak.since < timedelta(days=definition.for_days):
-            continue
-        streak.fired = True
-        outcomes.append(await fire(session, rule, definition, update.account_id, context, now))
+        found = await _on_state(session, rule, definition, update, context, now)
+        outcomes += [found] if found else []
     return outcomes
+
+
+async def on_schedule(session: AsyncSession, now: datetime) -> list[Outcome]:
+    """Evaluate every schedule rule that is due on every account's latest health, as of today
+    (day counts such as days_since_signup advance even while an account is not scored); the
+    caller commits."""
+    today = now.date()
+    outcomes = []
+    for rule in await session.scalars(select(Rule).where(Rule.enabled).order_by(Rule.created_at)):
+        definition = RuleDefinition.model_validate(rule.definition)
+        every = timedelta(hours=definition.trigger.every_hours)
+        if definition.trigger.type != "schedule" or (
+            rule.evaluated_at is not None and now - rule.evaluated_at < every
+        ):
+            continue
+        rule.evaluated_at = now
+        states = await session.scalars(
+            select(AccountState).where(AccountState.product_id == rule.product_id)
+        )
+        for state in states:
+            update = HealthUpdate.model_validate(state.update)
+            update = update.model_copy(update={"day": max(update.day, today)})
+            context = health_context(update)
+            found = await _on_state(session, rule, definition, update, context, now)
+            outcomes += [found] if found else []
+    return outcomes
+
+
+async def _on_state(
+    session: AsyncSession,
+    rule: Rule,
+    definition: RuleDefinition,
+    update: HealthUpdate,
+    context: Mapping[str, Any],
+    now: datetime,
+) -> Outcome | None:
+    """A health or schedule rule on an account as of `update.day`: fire once per streak of
+    days its conditions hold (after for_days), or close its task when they stop (auto_close)."""
+    account = update.account_id
+    day = datetime.combine(update.day, time(), tzinfo=UTC)
+    streak = await session.get(Streak, (rule.id, account))
+    if not matches(definition, context):
+        if streak is not None:
+            await session.delete(streak)
+        if definition.auto_close and await _auto_close(session, rule, definition, account, now):
+            return Outcome(rule.id, account, "closed")
+        return None
+    if streak is None:
+        streak = Streak(rule_id=rule.id, account_id=account, since=day)
+        session.add(streak)
+    if streak.fired or day - streak.since < timedelta(days=definition.for_days):
+        return None
+    streak.fired = True
+    return await fire(session, rule, definition, account, context, now)
 
 
 async def on_event(
@@ -120,12 +159,19 @@ async def on_event(
     properties: Mapping[str, Any],
     now: datetime,
     event_rules: list[Rule] | None = None,
+    received_at: datetime | None = None,
 ) -> list[Outcome]:
     """Act on one track call of an account; the caller commits. `event_rules`: the product's
-    event rules, when the caller already has them (a batch of events reads them once)."""
+    event rules, when the caller already has them (a batch of events reads them once). A rule
+    ignores events received before it was created (a backlog after an outage, say)."""
     if event_rules is None:
         event_rules = await rules_of(session, product_id, "event")
-    rules = [r for r in event_rules if r.definition["trigger"].get("event") in (None, name)]
+    rules = [
+        r
+        for r in event_rules
+        if r.definition["trigger"].get("event") in (None, name)
+        and (received_at is None or r.created_at <= received_at)
+    ]
     if not rules or not await first_time(session, _short(f"event:{product_id}:{message_id}")):
         return []
     context = event_context(account, name, user_id, properties)

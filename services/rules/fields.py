@@ -15,16 +15,17 @@ from typing import Any, Literal
 from shared.health import HealthUpdate
 from shared.traits import day_of, number_of
 
-FieldType = Literal["number", "enum", "string", "boolean"]
-TriggerType = Literal["health", "event"]
+FieldType = Literal["number", "enum", "string", "boolean", "set"]
+TriggerType = Literal["health", "schedule", "event"]
 
 OPERATORS: dict[FieldType, tuple[str, ...]] = {
     "number": ("eq", "ne", "lt", "lte", "gt", "gte", "is_null", "not_null"),
     "enum": ("eq", "ne", "in", "not_in", "is_null", "not_null"),
     "string": ("eq", "ne", "in", "not_in", "contains", "is_null", "not_null"),
     "boolean": ("is_true", "is_false"),
+    "set": ("includes", "excludes", "is_empty", "not_empty"),
 }
-NO_VALUE = ("is_null", "not_null", "is_true", "is_false")
+NO_VALUE = ("is_null", "not_null", "is_true", "is_false", "is_empty", "not_empty")
 LIST_VALUE = ("in", "not_in")
 
 
@@ -50,8 +51,9 @@ class Field:
 
 
 BANDS = ("red", "yellow", "green")
-HEALTH: tuple[TriggerType, ...] = ("health",)
-BOTH: tuple[TriggerType, ...] = ("health", "event")
+# Schedule rules read each account's latest health update, as health rules do.
+HEALTH: tuple[TriggerType, ...] = ("health", "schedule")
+BOTH: tuple[TriggerType, ...] = ("health", "schedule", "event")
 
 CATALOG: dict[str, Field] = {
     f.name: f
@@ -80,6 +82,18 @@ CATALOG: dict[str, Field] = {
         ),
         Field("account.renewal_in_days", "number", HEALTH, "days until the renewal date"),
         Field("account.age_days", "number", HEALTH, "days since the contract started"),
+        Field(
+            "account.days_since_signup",
+            "number",
+            HEALTH,
+            "days since the contract started, else since its first active day",
+        ),
+        Field(
+            "onboarding.completed",
+            "set",
+            HEALTH,
+            "experience ids (checklists, tours) some user of the account completed",
+        ),
         Field("account.mrr", "number", HEALTH, "monthly recurring revenue"),
         Field("account.seats", "number", HEALTH, "seats bought"),
         Field("account.plan", "string", HEALTH, "the account's plan"),
@@ -117,6 +131,8 @@ def _check_value(known: Field, value: Any) -> str | None:
     if known.type == "number":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return None if ok else f"{known.name} compares with a number"
+    if known.type == "set" and not (isinstance(value, str) and 0 < len(value) <= 64):
+        return f"{known.name} holds experience ids"
     if not isinstance(value, str):
         return f"{known.name} compares with text"
     if known.values and value not in known.values:
@@ -149,6 +165,11 @@ def holds(field: str, op: str, value: Any, context: Mapping[str, Any]) -> bool:
         return actual is True
     if op == "is_false":
         return actual is False
+    if op in ("includes", "excludes", "is_empty", "not_empty"):
+        members = actual or ()
+        if op in ("is_empty", "not_empty"):
+            return (not members) == (op == "is_empty")
+        return (value in members) == (op == "includes")
     if actual is None:
         return False
     return COMPARE[op](actual, value)
@@ -157,6 +178,7 @@ def holds(field: str, op: str, value: Any, context: Mapping[str, Any]) -> bool:
 def health_context(update: HealthUpdate) -> dict[str, Any]:
     """The fields of an account as a health update describes it."""
     traits = update.traits
+    signup = day_of(traits.get("contract_start")) or update.first_active_day
     context: dict[str, Any] = {
         "account.id": update.account_id,
         "health.score": update.score,
@@ -176,6 +198,8 @@ def health_context(update: HealthUpdate) -> dict[str, Any]:
         ),
         "account.renewal_in_days": _days_until(traits.get("renewal_date"), update.day),
         "account.age_days": _days_since(traits.get("contract_start"), update.day),
+        "account.days_since_signup": (update.day - signup).days if signup else None,
+        "onboarding.completed": update.completed_experiences,
         "account.mrr": number_of(traits.get("mrr")),
         "account.seats": number_of(traits.get("seats")),
         "account.plan": _text(traits.get("plan")),

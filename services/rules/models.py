@@ -30,6 +30,8 @@ class Rule(Base):
     definition: Mapped[dict[str, Any]]  # schemas.RuleDefinition as JSON
     # Round-robin assignment: how many tasks this rule has handed out.
     assigned: Mapped[int] = mapped_column(Integer, default=0)
+    # Schedule rules: when they were last evaluated.
+    evaluated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -117,8 +117,10 @@ async def delete_rule(call: Call, rule_id: str) -> None:
 async def preview_rule(call: Call, rule_id: str) -> PreviewRead:
     """The accounts whose latest health meets the rule's conditions now; creates nothing."""
     rule = await _find_rule(call, rule_id)
-    if rule.definition["trigger"]["type"] != "health":
-        raise ApiError("only health rules can be previewed", code="not_previewable")
+    if rule.definition["trigger"]["type"] == "event":
+        raise ApiError(
+            "event rules act on events to come: nothing to preview", code="not_previewable"
+        )
     return PreviewRead(rule=rule.id, accounts=await engine.preview(call.session, rule))
 
 

@@ -18,11 +18,19 @@ class Strict(BaseModel):
 
 
 class Trigger(Strict):
-    """health: every scoring of an account (hourly, and on demand); event: each track call
-    (optionally of one name) of an account."""
+    """health: every scoring of an account (hourly, and on demand); schedule: every
+    `every_hours`, on each account's latest health; event: each track call (optionally of one
+    name) of an account."""
 
     type: TriggerType
     event: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    every_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 24
+
+    @model_validator(mode="after")
+    def _event_names_events(self) -> "Trigger":
+        if self.event is not None and self.type != "event":
+            raise ValueError("event names an event trigger's event")
+        return self
 
 
 class Condition(Strict):
@@ -70,7 +78,7 @@ class RuleDefinition(Strict):
     trigger: Trigger
     match: Literal["all", "any"] = "all"
     conditions: Annotated[list[Condition], Field(min_length=1, max_length=20)]
-    # Health triggers: the conditions must have held on every scoring for this many days.
+    # Health and schedule triggers: the conditions must have held for this many days.
     for_days: Annotated[int, Field(ge=0, le=365)] = 0
     task: TaskAction
     webhook: Webhook | None = None
@@ -87,7 +95,7 @@ class RuleDefinition(Strict):
             if problem:
                 raise ValueError(f"conditions.{number}: {problem}")
         if self.trigger.type == "event" and (self.for_days or self.auto_close):
-            raise ValueError("for_days and auto_close apply to health triggers only")
+            raise ValueError("for_days and auto_close apply to health and schedule triggers")
         return self
 
 

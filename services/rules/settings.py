@@ -9,6 +9,8 @@ class RulesSettings(KizunaSettings):
     rules_database_url: str = ""
     # Consume health updates and events, and send webhooks (off only for API-only replicas).
     consume: bool = True
+    # How often schedule rules are checked for being due.
+    schedule_interval_s: float = Field(default=60.0, gt=0)
     webhook_interval_s: float = Field(default=1.0, gt=0)
     webhook_retry_base_s: float = Field(default=30.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)

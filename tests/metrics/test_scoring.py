@@ -302,3 +302,42 @@ async def test_one_failing_product_does_not_stop_the_others(warehouse: Warehouse
     scored = {run.product_id for run in runs}
     assert "prd_hs9" in scored and "prd_hs8" not in scored
     assert scorer.failures == 1
+
+
+async def test_updates_carry_first_active_day_and_completed_experiences(
+    warehouse: Warehouse,
+) -> None:
+    updated: list[HealthUpdate] = []
+
+    async def publish(changes: list[BandChange], updates: list[HealthUpdate]) -> None:
+        updated.extend(updates)
+
+    def completed(user: str, ts: str, experience: str) -> dict[str, object]:
+        return make_row(
+            "prd_hs10",
+            user,
+            ts,
+            group="acme",
+            event="experience_completed",
+            properties=json.dumps({"experience_id": experience}),
+        )
+
+    await load(warehouse, "prd_hs10", [("acme", "u1", "2024-03-10T10:00:00Z", "opened")])
+    await insert(
+        warehouse,
+        [
+            completed("u1", "2024-03-12T10:00:00+00:00", "exp_tour"),
+            completed("u2", "2024-03-20T10:00:00+00:00", "exp_list"),
+            completed("u2", "2024-04-02T10:00:00+00:00", "exp_later"),  # after the day
+        ],
+    )
+    await upload(warehouse, "prd_hs10", quiet={"seats": 1})
+
+    await scoring.score_day(warehouse, publish, "prd_hs10", BERLIN, ON)
+
+    found = {u.account_id: u for u in updated}
+    assert (found["acme"].first_active_day, found["acme"].completed_experiences) == (
+        date(2024, 3, 10),
+        ["exp_list", "exp_tour"],
+    )
+    assert (found["quiet"].first_active_day, found["quiet"].completed_experiences) == (None, [])

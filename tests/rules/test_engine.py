@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.rules import engine
+from services.rules.db import downgrade, upgrade
 from services.rules.models import Rule, Task, TaskHistory
 from services.rules.schemas import RuleDefinition
 from shared.health import HealthUpdate
@@ -360,3 +361,98 @@ def test_conditions_outside_the_catalog_are_refused(
         RuleDefinition.model_validate(
             {"trigger": {"type": "health"}, "conditions": [condition], "task": {"title": "t"}}
         )
+
+
+async def test_checklist_not_done_14_days_after_signup_on_a_schedule(sessions: Sessions) -> None:
+    await add_rule(
+        sessions,
+        "onboarding stalled",
+        trigger={"type": "schedule", "every_hours": 24},
+        conditions=[
+            {"field": "account.days_since_signup", "op": "gte", "value": 14},
+            {"field": "onboarding.completed", "op": "excludes", "value": "exp_onb"},
+        ],
+        task={"title": "{account.id}: onboarding not done", "type": "onboarding"},
+    )
+    # Latest health of each account, as scored on DAY.
+    await feed(
+        sessions,
+        update("stalled", first_active_day=DAY - timedelta(days=20)),
+        update(
+            "done", first_active_day=DAY - timedelta(days=20), completed_experiences=["exp_onb"]
+        ),
+        update("fresh", first_active_day=DAY - timedelta(days=5)),
+        update("signed", traits={"contract_start": "2024-05-01"}, completed_experiences=["x"]),
+    )
+
+    async def run(at: datetime) -> list[str]:
+        async with sessions() as session:
+            outcomes = await engine.on_schedule(session, at)
+            await session.commit()
+        return sorted(f"{o.account_id}:{o.action}" for o in outcomes)
+
+    assert await run(NOW) == ["signed:created", "stalled:created"]
+    assert await run(NOW + timedelta(hours=1)) == []  # not due again yet
+    assert await run(NOW + timedelta(days=1, hours=1)) == []  # due; those fired already
+    # Nine days on, fresh is 14 days in, though it was not scored again.
+    assert await run(NOW + timedelta(days=9, hours=2)) == ["fresh:created"]
+
+
+async def test_an_event_rule_ignores_events_received_before_it_existed(
+    sessions: Sessions,
+) -> None:
+    await add_rule(
+        sessions,
+        "detractor",
+        trigger={"type": "event"},
+        conditions=[{"field": "event.nps_score", "op": "lte", "value": 6}],
+        task={"title": "Detractor"},
+    )
+    async with sessions() as session:
+        [rule] = await session.scalars(select(Rule))
+        created = rule.created_at
+        properties = {"question_type": "nps", "score": 2}
+        before = await engine.on_event(
+            session,
+            PRODUCT,
+            "old",
+            "acme",
+            "a",
+            "u",
+            properties,
+            NOW,
+            None,
+            created - timedelta(seconds=1),
+        )
+        after = await engine.on_event(
+            session,
+            PRODUCT,
+            "new",
+            "acme",
+            "a",
+            "u",
+            properties,
+            NOW,
+            None,
+            created + timedelta(seconds=1),
+        )
+        await session.commit()
+    assert (before, [o.action for o in after]) == ([], ["created"])
+
+
+async def test_migrations_go_down_and_up_again(sessions: Sessions) -> None:
+    async with sessions() as session:
+        engine_ = session.bind
+    assert isinstance(engine_, AsyncEngine)
+    await downgrade(engine_, "base")
+    await upgrade(engine_)
+
+    await add_rule(
+        sessions,
+        "after a round trip",
+        trigger={"type": "schedule"},
+        conditions=[{"field": "health.band", "op": "eq", "value": "red"}],
+        task={"title": "red"},
+    )
+    async with sessions() as session:
+        assert [r.evaluated_at for r in await session.scalars(select(Rule))] == [None]
