@@ -7,6 +7,8 @@ Tansu, the embedded broker, rejects InitProducerId, so the embedded stack turns 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -88,3 +90,18 @@ async def wait_for_broker(settings: KizunaSettings, timeout_s: float = 30.0) -> 
             await asyncio.sleep(0.2)
         finally:
             await admin.close()
+
+
+class Keyed(Protocol):
+    def key(self) -> bytes: ...
+
+    def model_dump_json(self) -> str: ...
+
+
+async def send_all(producer: AIOKafkaProducer, topic: str, messages: Sequence[Keyed]) -> None:
+    """Send pydantic messages as JSON under their keys; return once the broker has them all."""
+    acks = [
+        await producer.send(topic, value=m.model_dump_json().encode(), key=m.key())
+        for m in messages
+    ]
+    await asyncio.gather(*acks)

@@ -65,4 +65,16 @@ HEALTH_UPDATES = Topic(
     doc="every account's health after each scoring run",
 )
 
-ALL: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, HEALTH_BANDS, HEALTH_UPDATES)
+# Every change of a CS task, as JSON `shared.tasks.TaskEvent`, keyed by task so that a task's
+# changes stay in order. Sent at least once from the rules service's task history; the metrics
+# service keeps them in ClickHouse (`task_events`) for dashboards.
+TASKS = Topic(
+    suffix="tasks",
+    partitions=4,
+    producer="rules",
+    consumers=("metrics",),
+    key="<task_id>",
+    doc="CS tasks raised, re-fired, updated and closed",
+)
+
+ALL: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, HEALTH_BANDS, HEALTH_UPDATES, TASKS)

@@ -13,6 +13,7 @@ from services.metrics.routes import customers, router
 from services.metrics.scoring import Scorer, kafka_publisher
 from services.metrics.settings import MetricsSettings
 from services.metrics.settle import Settler
+from services.metrics.task_events import TaskEventsConsumer
 from services.metrics.warehouse import Warehouse
 from shared import background, logs
 from shared.auth import ProductDirectory
@@ -38,6 +39,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             app.state.consumer = None
             app.state.settler = None
             app.state.scorer = None
+            app.state.task_events = None
             tasks = []
             producer = None
             if settings.consume:
@@ -53,6 +55,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                     settings.health_interval_s,
                 )
                 app.state.consumer = EventsConsumer(settings, warehouse)
+                app.state.task_events = TaskEventsConsumer(settings, warehouse)
                 app.state.settler = Settler(
                     warehouse, settings.settle_interval_s, settings.settle_max_rows
                 )
@@ -60,6 +63,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                     background.start(app.state.consumer.run(), "events-consumer"),
                     background.start(app.state.settler.run(), "settler"),
                     background.start(app.state.scorer.run(), "scorer"),
+                    background.start(app.state.task_events.run(), "task-events"),
                 ]
             yield
             await background.stop(tasks)
@@ -79,6 +83,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         except Exception as exc:  # any driver failure means: not healthy
             raise Unavailable("the warehouse does not answer") from exc
         consumer, settler, scorer = app.state.consumer, app.state.settler, app.state.scorer
+        task_events = app.state.task_events
         return {
             "status": "ok",
             "rows_written": consumer.written if consumer else 0,
@@ -86,6 +91,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             "unsettled_days": settler.unsettled if settler else None,
             "scoring_passes": scorer.passes if scorer else 0,
             "scoring_failures": scorer.failures if scorer else 0,
+            "task_events_written": task_events.written if task_events else 0,
         }
 
     return app

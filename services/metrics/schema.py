@@ -228,6 +228,31 @@ FROM events
 GROUP BY product_id
 """
 
+# Every change of a CS task, from the rules service (topic `tasks`, shared.tasks.TaskEvent),
+# for dashboards: a task's latest row (by history_id) is how it stands. A change sent twice
+# is kept once.
+TASK_EVENTS = """
+CREATE TABLE IF NOT EXISTS task_events
+(
+    product_id LowCardinality(String),
+    task_id String,
+    history_id UInt64,
+    at DateTime64(3, 'UTC'),
+    kind LowCardinality(String),
+    actor String,
+    rule_id String,
+    account_id String,
+    title String,
+    type LowCardinality(String),
+    priority LowCardinality(String),
+    status LowCardinality(String),
+    assignee String,
+    due_at Nullable(DateTime64(3, 'UTC'))
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (product_id, task_id, history_id)
+"""
+
 STATEMENTS = (
     EVENTS,
     USER_ACCOUNT_HISTORY,
@@ -246,6 +271,7 @@ STATEMENTS = (
     HEALTH_SNAPSHOTS,
     PRODUCT_ZONES,
     PRODUCT_ZONES_MV,
+    TASK_EVENTS,
 )
 
 # Written before versioned migrations existed; a warehouse without it predates this schema.

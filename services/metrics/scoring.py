@@ -29,6 +29,7 @@ from services.metrics import health
 from services.metrics.health import DEFAULT_SCORECARD, ProductScorecard
 from services.metrics.warehouse import Warehouse
 from shared.health import BandChange, HealthUpdate
+from shared.kafka import send_all
 
 log = logging.getLogger(__name__)
 
@@ -300,11 +301,7 @@ def kafka_publisher(producer: AIOKafkaProducer, bands_topic: str, updates_topic:
     """Send band changes and updates to their topics; return once the broker has them all."""
 
     async def publish(changes: list[BandChange], updates: list[HealthUpdate]) -> None:
-        acks = [
-            await producer.send(topic, value=message.model_dump_json().encode(), key=message.key())
-            for topic, messages in ((bands_topic, changes), (updates_topic, updates))
-            for message in messages
-        ]
-        await asyncio.gather(*acks)
+        await send_all(producer, bands_topic, changes)
+        await send_all(producer, updates_topic, updates)
 
     return publish

@@ -14,10 +14,14 @@ from services.rules.db import make_engine, make_sessions, upgrade
 from services.rules.routes import router
 from services.rules.scheduler import Scheduler
 from services.rules.settings import RulesSettings
+from services.rules.task_events import TaskEventPublisher
 from services.rules.webhooks import Sender
 from shared import background, logs
 from shared.auth import ProductDirectory
 from shared.errors import Unavailable, install_error_handlers
+from shared.kafka import make_producer, send_all
+from shared.tasks import TaskEvent
+from shared.topics import TASKS
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +43,20 @@ def create_app(settings: RulesSettings | None = None) -> FastAPI:
         ):
             app.state.products = ProductDirectory(content, settings.auth_cache_ttl_s)
             app.state.consumer = app.state.sender = app.state.scheduler = None
+            app.state.publisher = None
             tasks = []
+            producer = None
             if settings.consume:
+                producer = make_producer(settings, client_id="kizuna-rules")
+                await producer.start()
+                topic = TASKS.name(settings.kafka_namespace)
+
+                async def send(events: list[TaskEvent]) -> None:
+                    await send_all(producer, topic, events)
+
+                app.state.publisher = TaskEventPublisher(
+                    app.state.sessions, send, settings.task_events_interval_s
+                )
                 app.state.consumer = RulesConsumer(settings, app.state.sessions)
                 app.state.sender = Sender(
                     app.state.sessions,
@@ -54,10 +70,13 @@ def create_app(settings: RulesSettings | None = None) -> FastAPI:
                     background.start(app.state.consumer.run(), "rules-consumer"),
                     background.start(app.state.sender.run(), "webhooks"),
                     background.start(app.state.scheduler.run(), "schedule"),
+                    background.start(app.state.publisher.run(), "task-events"),
                 ]
             log.info("rules_started", extra={"database": engine.dialect.name})
             yield
             await background.stop(tasks)
+            if producer is not None:
+                await producer.stop()
         await engine.dispose()
 
     app = FastAPI(title="Kizuna rules", lifespan=lifespan)
@@ -72,12 +91,14 @@ def create_app(settings: RulesSettings | None = None) -> FastAPI:
         except Exception as exc:  # any driver failure means: not healthy
             raise Unavailable("the database does not answer") from exc
         consumer, sender, scheduler = app.state.consumer, app.state.sender, app.state.scheduler
+        publisher = app.state.publisher
         return {
             "status": "ok",
             "messages_handled": consumer.handled if consumer else 0,
             "rules_fired": (consumer.fired if consumer else 0)
             + (scheduler.fired if scheduler else 0),
             "webhooks_delivered": sender.delivered if sender else 0,
+            "task_events_published": publisher.published if publisher else 0,
         }
 
     return app

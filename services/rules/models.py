@@ -10,7 +10,7 @@ NULL once closed). Every change to a task is a row of `task_history`.
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.sql import UtcDateTime, new_id, utcnow
@@ -71,6 +71,8 @@ class TaskHistory(Base):
     kind: Mapped[str] = mapped_column(String(20))  # created, refired, updated, closed, ...
     actor: Mapped[str] = mapped_column(String(320))  # "rule:<id>" or "api"
     detail: Mapped[dict[str, Any]]
+    # Sent on the tasks topic yet (services.rules.task_events): the history is the outbox.
+    published: Mapped[bool] = mapped_column(default=False, server_default=false(), index=True)
 
 
 class Firing(Base):

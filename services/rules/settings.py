@@ -11,6 +11,8 @@ class RulesSettings(KizunaSettings):
     consume: bool = True
     # How often schedule rules are checked for being due.
     schedule_interval_s: float = Field(default=60.0, gt=0)
+    # How often task changes are looked for to send on the tasks topic.
+    task_events_interval_s: float = Field(default=1.0, gt=0)
     webhook_interval_s: float = Field(default=1.0, gt=0)
     webhook_retry_base_s: float = Field(default=30.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)

@@ -139,6 +139,13 @@ def test_health_and_nps_rules_raise_one_task_each_for_the_right_accounts(
         history = rules.get(f"/v1/tasks/{task['id']}/history", params=demo).json()
         assert [h["kind"] for h in history] == ["created", "closed", "updated"]
 
+    def kept_in_clickhouse() -> bool:
+        with running.api("metrics") as metrics:
+            # created (near), created (unhappy), closed and updated (near), at least.
+            return bool(metrics.get("/healthz").json()["task_events_written"] >= 4)
+
+    assert eventually(kept_in_clickhouse)
+
     def called() -> bool:
         return any(json.loads(body)["task"]["account_id"] == near for _, body in calls)
 
