@@ -43,8 +43,13 @@ def start_stack(var_dir: Path, **overrides: Any) -> RunningStack:
     ports = {f"{name}_port": free_port() for name in SERVICES}
     settings = StackSettings(var_dir=var_dir, broker_port=free_port(), **ports, **overrides)
     log_dir = var_dir / "logs"
-    # Short cache lifetimes so that revocations show within a test's patience.
-    env = {"KIZUNA_WRITE_KEY_TTL_S": "1", "KIZUNA_AUTH_CACHE_TTL_S": "1"}
+    # Short cache lifetimes so that revocations show within a test's patience; schedule rules
+    # looked at twice a second.
+    env = {
+        "KIZUNA_WRITE_KEY_TTL_S": "1",
+        "KIZUNA_AUTH_CACHE_TTL_S": "1",
+        "KIZUNA_SCHEDULE_INTERVAL_S": "0.5",
+    }
     stack = Stack(settings, log_dir=log_dir, service_env=env)
     try:
         demo = stack.start(ready_timeout_s=60)
