@@ -138,7 +138,7 @@ async def list_tasks(
 ) -> list[TaskRead]:
     """Tasks, newest first, filtered by any of the parameters. A snooze that has ended shows as
     open."""
-    await _wake_snoozed(call.session)
+    await _wake_snoozed(call)
     query = select(Task).where(Task.product_id == call.product_id)
     filters = {
         Task.status: status,
@@ -159,7 +159,7 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", response_model=TaskRead)
 async def get_task(call: Call, task_id: str) -> TaskRead:
-    await _wake_snoozed(call.session)
+    await _wake_snoozed(call)
     return TaskRead.model_validate(await _find_task(call, task_id), from_attributes=True)
 
 
@@ -213,10 +213,16 @@ async def _find_task(call: Caller, task_id: str) -> Task:
     return task
 
 
-async def _wake_snoozed(session: AsyncSession) -> None:
-    now = datetime.now(UTC)
+async def _wake_snoozed(call: Caller) -> None:
+    """Snoozes of the product that have ended: the tasks are open again (and say so in their
+    history) from the first read after."""
+    session, now = call.session, datetime.now(UTC)
     woken = await session.scalars(
-        select(Task).where(Task.status == "snoozed", Task.snoozed_until <= now)
+        select(Task).where(
+            Task.product_id == call.product_id,
+            Task.status == "snoozed",
+            Task.snoozed_until <= now,
+        )
     )
     for task in woken:
         task.status = "open"

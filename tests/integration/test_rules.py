@@ -6,8 +6,10 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -155,3 +157,48 @@ def test_health_and_nps_rules_raise_one_task_each_for_the_right_accounts(
     digest = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert headers["X-Kizuna-Signature"] == f"sha256={digest}"
     assert json.loads(body)["event"] == "task.created"
+
+
+def test_tasks_are_snoozed_woken_filtered_and_closed_over_rest(running: RunningStack) -> None:
+    account = f"snooze-{uuid.uuid4().hex[:6]}"
+    demo = {"product": "demo"}
+    body = {
+        "name": f"any answer {account}",
+        "definition": {
+            "trigger": {"type": "event", "event": "survey_answered"},
+            "conditions": [{"field": "account.id", "op": "eq", "value": account}],
+            "task": {"title": "Answer at {account.id}", "priority": "low", "type": "other"},
+        },
+    }
+    with running.api("rules") as rules:
+        assert rules.post("/v1/rules", params=demo, json=body).status_code == 201
+        with running.ingest() as ingest:
+            call = {"userId": "u", "event": "survey_answered", "context": {"groupId": account}}
+            assert ingest.post("/v1/track", json=call).status_code == 200
+
+        def raised() -> dict[str, Any]:
+            found = rules.get("/v1/tasks", params={**demo, "account": account}).json()
+            assert len(found) == 1, found
+            return dict(found[0])
+
+        task = eventually(raised)
+        path = f"/v1/tasks/{task['id']}"
+        no_end = rules.patch(path, params=demo, json={"status": "snoozed"})
+        soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        snoozed = rules.patch(path, params=demo, json={"status": "snoozed", "snoozed_until": soon})
+        listed = rules.get("/v1/tasks", params={**demo, "status": "snoozed", "priority": "low"})
+        time.sleep(1.5)
+        woken = rules.get(path, params=demo).json()
+        closed = rules.patch(path, params=demo, json={"status": "dismissed"})
+        reopened = rules.patch(path, params=demo, json={"status": "open"})
+        history = rules.get(f"{path}/history", params=demo).json()
+        other = rules.get("/v1/tasks/tsk_nope", params=demo)
+
+    assert (no_end.status_code, no_end.json()["type"]) == (400, "validation_error")
+    assert snoozed.json()["status"] == "snoozed"
+    assert task["id"] in [t["id"] for t in listed.json()]
+    assert (woken["status"], woken["snoozed_until"]) == ("open", None)
+    assert (closed.json()["status"], closed.json()["closed_at"] is not None) == ("dismissed", True)
+    assert (reopened.status_code, reopened.json()["code"]) == (400, "task_closed")
+    assert [h["kind"] for h in history] == ["created", "updated", "woke", "closed", "updated"]
+    assert (other.status_code, other.json()["code"]) == (404, "not_found")
