@@ -14,7 +14,8 @@ was given. `daily_event_counts` holds what those sets come to for days that stop
 (see settle.py).
 """
 
-# TODO(#7): versioned migrations applied at start-up, the same for chDB and a server.
+from dataclasses import dataclass
+
 EVENTS = """
 CREATE TABLE IF NOT EXISTS events
 (
@@ -253,26 +254,57 @@ ENGINE = ReplacingMergeTree
 ORDER BY (product_id, task_id, history_id)
 """
 
-STATEMENTS = (
-    EVENTS,
-    USER_ACCOUNT_HISTORY,
-    DAILY_ACTIVE_USERS,
-    DAILY_ACTIVE_USERS_MV,
-    DAILY_ACTIVE_USERS_PRODUCT,
-    DAILY_ACTIVE_USERS_PRODUCT_MV,
-    DAILY_EVENTS,
-    DAILY_EVENTS_MV,
-    DAILY_EVENT_COUNTS,
-    ACCOUNT_TRAITS,
-    USER_TRAITS,
-    ACCOUNT_TRAITS_MV,
-    USER_TRAITS_MV,
-    HEALTH_SCORECARDS,
-    HEALTH_SNAPSHOTS,
-    PRODUCT_ZONES,
-    PRODUCT_ZONES_MV,
-    TASK_EVENTS,
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the warehouse's schema. Its statements must be safe to run again (IF NOT
+    EXISTS, ADD COLUMN IF NOT EXISTS): a start-up that stops half-way runs the step again."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+# Applied in order at start-up, the same on chDB and on a server (Warehouse.open); the
+# versions applied are rows of `schema_migrations`. Append; never edit a step once released.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "events, daily aggregates, attribution history, traits",
+        (
+            EVENTS,
+            USER_ACCOUNT_HISTORY,
+            DAILY_ACTIVE_USERS,
+            DAILY_ACTIVE_USERS_MV,
+            DAILY_ACTIVE_USERS_PRODUCT,
+            DAILY_ACTIVE_USERS_PRODUCT_MV,
+            DAILY_EVENTS,
+            DAILY_EVENTS_MV,
+            DAILY_EVENT_COUNTS,
+            ACCOUNT_TRAITS,
+            USER_TRAITS,
+            ACCOUNT_TRAITS_MV,
+            USER_TRAITS_MV,
+        ),
+    ),
+    Migration(
+        2,
+        "health scorecards and snapshots, products' timezones",
+        (HEALTH_SCORECARDS, HEALTH_SNAPSHOTS, PRODUCT_ZONES, PRODUCT_ZONES_MV),
+    ),
+    Migration(3, "CS task events", (TASK_EVENTS,)),
 )
+
+SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version UInt32,
+    name String,
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY version
+"""
 
 # Written before versioned migrations existed; a warehouse without it predates this schema.
 REQUIRED_COLUMN = ("daily_events", "rows")

@@ -34,8 +34,7 @@ class Warehouse:
     async def open(self) -> None:
         """Connect and apply the schema; raises the driver's error when ClickHouse is not there."""
         self._client = await self._run(clickhouse_connect.get_client, dsn=self._dsn)
-        for statement in schema.STATEMENTS:
-            await self.command(statement)
+        await self.migrate()
         table, column = schema.REQUIRED_COLUMN
         found = await self.rows(
             "SELECT count() FROM system.columns WHERE database = currentDatabase()"
@@ -43,9 +42,27 @@ class Warehouse:
             {"table": table, "column": column},
         )
         if found[0][0] == 0:
-            # TODO(#7): migrate instead of refusing.
+            # Only warehouses of the first development builds lack it.
             raise RuntimeError(f"the warehouse at {self._dsn} has an older schema: remove it")
         log.info("warehouse_opened", extra={"backend": self._dsn.split(":", 1)[0]})
+
+    async def migrate(self) -> list[int]:
+        """Apply the schema's migrations this warehouse has not had; returns their versions."""
+        await self.command(schema.SCHEMA_MIGRATIONS)
+        done = {v for (v,) in await self.rows("SELECT version FROM schema_migrations FINAL")}
+        applied = []
+        for migration in schema.MIGRATIONS:
+            if migration.version in done:
+                continue
+            for statement in migration.statements:
+                await self.command(statement)
+            await self.command(
+                "INSERT INTO schema_migrations (version, name) VALUES ({v:UInt32}, {n:String})",
+                {"v": migration.version, "n": migration.name},
+            )
+            applied.append(migration.version)
+            log.info("warehouse_migrated", extra={"version": migration.version})
+        return applied
 
     async def close(self) -> None:
         if self._client is not None:
