@@ -1,7 +1,9 @@
 """ClickHouse access for the metrics service, embedded (chDB) or a server over HTTP.
 
-clickhouse-connect's client is synchronous and a chDB path belongs to one process, so every call
-runs on one dedicated worker thread, keeping the event loop free; calls are served in order.
+A server is reached with clickhouse-connect's async client (aiohttp): calls run concurrently on
+the event loop. chDB has only the synchronous client, and a chDB path belongs to one process, so
+there every call runs on one dedicated worker thread, keeping the event loop free; calls are
+served in order.
 """
 
 import asyncio
@@ -11,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import clickhouse_connect
+from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.client import Client
 
 from services.metrics import schema
@@ -30,10 +33,17 @@ class Warehouse:
         self._dsn = dsn
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client: Client | None = None
+        self._async: AsyncClient | None = None
 
     async def open(self) -> None:
         """Connect and apply the schema; raises the driver's error when ClickHouse is not there."""
-        self._client = await self._run(clickhouse_connect.get_client, dsn=self._dsn)
+        if self._dsn.startswith("chdb:"):
+            self._client = await self._run(clickhouse_connect.get_client, dsn=self._dsn)
+        else:
+            # No session: concurrent queries in one ClickHouse session would be refused.
+            self._async = await clickhouse_connect.get_async_client(
+                dsn=self._dsn, autogenerate_session_id=False
+            )
         await self.migrate()
         table, column = schema.REQUIRED_COLUMN
         found = await self.rows(
@@ -67,16 +77,23 @@ class Warehouse:
     async def close(self) -> None:
         if self._client is not None:
             await self._run(self._client.close)
+        if self._async is not None:
+            await self._async.close()
         self._executor.shutdown(wait=True)
 
     async def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        if self._async is not None:
+            return await self._async.command(sql, parameters=dict(parameters or {}))
         return await self._run(self._require().command, sql, parameters=parameters)
 
     async def rows(
         self, sql: str, parameters: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
-        result = await self._run(self._require().query, sql, parameters=parameters)
-        return list(result.result_rows)
+        if self._async is not None:
+            result = await self._async.query(sql, parameters=dict(parameters or {}))
+        else:
+            result = await self._run(self._require().query, sql, parameters=parameters)
+        return [tuple(row) for row in result.result_rows]
 
     async def insert_json_rows(
         self, table: str, columns: Sequence[str] | None, block: bytes
@@ -84,6 +101,15 @@ class Warehouse:
         """Insert JSON objects, one per line or all in one array; returns once ClickHouse has
         written them. Fields are matched to columns by name (`columns=None`: every column);
         an absent or null field takes the column's default, an unknown one is refused."""
+        if self._async is not None:
+            await self._async.raw_insert(
+                table,
+                None if columns is None else list(columns),
+                insert_block=block,
+                fmt="JSONEachRow",
+                settings=INSERT_SETTINGS,
+            )
+            return
         await self._run(
             self._require().raw_insert,
             table,
