@@ -1,10 +1,14 @@
 """Engine and sessions of the content service, built once from settings."""
 
+from pathlib import Path
+
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.content.models import Base
 from services.content.settings import ContentSettings
 from shared import sql
+from shared.migrations import Migrations
+
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", "content_alembic_version")
 
 
 def make_engine(settings: ContentSettings) -> AsyncEngine:
@@ -18,7 +22,7 @@ def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def create_tables(engine: AsyncEngine) -> None:
-    # TODO(#7): versioned migrations; create_all cannot alter a table that already exists, so
-    # any column change needs a migration tool before the first release with real users.
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    """Apply the migrations (services/content/migrations, version table
+    content_alembic_version). A database made before them, by create_all, holds revision
+    0001's tables: it is recorded as at 0001 and migrated on from there."""
+    await MIGRATIONS.upgrade(engine, adopt=("tenants", "0001"))

@@ -4,8 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from services.content.db import make_engine
-from services.content.models import Base
+from services.content.db import MIGRATIONS, make_engine
 from services.content.settings import ContentSettings
 
 
@@ -30,6 +29,5 @@ def product_body(**overrides: Any) -> dict[str, Any]:
 async def wipe_database(settings: ContentSettings) -> None:
     """Drop every content table, as a lost or reset database would be."""
     engine = make_engine(settings)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
+    await MIGRATIONS.downgrade(engine, "base")
     await engine.dispose()

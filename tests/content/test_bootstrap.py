@@ -1,12 +1,16 @@
 import asyncio
 import json
 import stat
+from pathlib import Path
 
 import httpx
 import pydantic
 import pytest
+from sqlalchemy import text
 
 from services.content.bootstrap import DemoKeys, ensure_demo, ensure_demo_sync
+from services.content.db import create_tables, make_engine
+from services.content.models import Base
 from services.content.repository import Repository
 from services.content.settings import ContentSettings
 
@@ -126,3 +130,26 @@ def test_only_one_demo_key_in_env_is_rejected(monkeypatch: pytest.MonkeyPatch) -
 
     with pytest.raises(pydantic.ValidationError, match="KIZUNA_DEMO_API_KEY"):
         ContentSettings()
+
+
+async def test_a_database_made_before_migrations_is_adopted_and_kept(tmp_path: Path) -> None:
+    settings = ContentSettings(var_dir=tmp_path, demo_write_key=None, demo_api_key=None)
+    engine = make_engine(settings)
+    async with engine.begin() as connection:  # as the service made its tables before
+        await connection.run_sync(Base.metadata.create_all)
+        await connection.execute(
+            text(
+                "INSERT INTO tenants (id, slug, name, plan, created_at) VALUES"
+                " ('ten_old', 'old', 'Old', 'free', '2024-01-01 00:00:00')"
+            )
+        )
+
+    await create_tables(engine)
+
+    async with engine.connect() as connection:
+        version = (
+            await connection.execute(text("SELECT version_num FROM content_alembic_version"))
+        ).scalar()
+        tenants = (await connection.execute(text("SELECT slug FROM tenants"))).scalars().all()
+    await engine.dispose()
+    assert (version, tenants) == ("0001", ["old"])
