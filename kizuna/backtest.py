@@ -286,6 +286,11 @@ def _report(results: dict[str, Evaluation]) -> int:
         )
         count, rate = result.silent
         print(f"  no activity by the cut-off: {count:,} cases, churn {rate:.1%}")
+        if count > result.cases / 2:
+            print(
+                "  warning: most cases had no activity by their cut-off; does the stack hold"
+                " their events (for XuetangX, `make demo` replays them all)?"
+            )
         print("  band     cases   churn")
         for band, count, rate in result.by_band:
             print(f"  {band:<7} {count:>6,}  {rate:6.1%}")

@@ -52,8 +52,8 @@ class TansuBroker:
         port is taken or it does not come up in time."""
         if port_open(self.host, self.port):
             raise RuntimeError(
-                f"port {self.port} is in use: stop what listens there, or point "
-                f"KIZUNA_KAFKA_BOOTSTRAP at it to use that broker"
+                f"port {self.port} is in use: stop what listens there, or set "
+                f"KIZUNA_BROKER_PORT to a free port (or KIZUNA_KAFKA_BOOTSTRAP to use that broker)"
             )
         url = f"tcp://{self.host}:{self.port}"
         command = [str(tansu_binary()), "broker", "--listener-url", url]

@@ -17,9 +17,8 @@ import httpx
 import yaml
 
 from kizuna.replay import KEYS_FILE, UsageError, demo_key, host_url
+from kizuna.stack import StackSettings
 from shared.settings import KizunaSettings
-
-DEFAULT_HOST = "http://127.0.0.1:8002"
 
 
 def add_parser(actions: Any) -> None:
@@ -36,7 +35,9 @@ def add_parser(actions: Any) -> None:
 
 def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--product", default="demo", help="the product's slug (default demo)")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"metrics URL ({DEFAULT_HOST})")
+    parser.add_argument(
+        "--host", help="metrics URL (default: this machine's, on KIZUNA_METRICS_PORT or 8002)"
+    )
     parser.add_argument("--api-key", help=f"default: api_key from var/{KEYS_FILE}")
 
 
@@ -44,7 +45,8 @@ def client(args: argparse.Namespace) -> httpx.Client:
     """An HTTP client for the metrics service with the caller's API key; raises UsageError."""
     api_key = args.api_key or demo_key(KizunaSettings().var_dir / KEYS_FILE, "api_key", "--api-key")
     headers = {"Authorization": f"Bearer {api_key}"}
-    return httpx.Client(base_url=host_url(args.host), headers=headers, timeout=120)
+    host = args.host or StackSettings().url("metrics")
+    return httpx.Client(base_url=host_url(host), headers=headers, timeout=120)
 
 
 def read_file(path: Path) -> Any:
@@ -88,7 +90,7 @@ def _call(args: argparse.Namespace, method: str, file: Path | None = None) -> in
                 method, "/v1/health/scorecard", params={"product": args.product}, json=body
             )
         except httpx.HTTPError as exc:
-            print(f"kizuna health: cannot reach {args.host}: {exc}", file=sys.stderr)
+            print(f"kizuna health: cannot reach {http.base_url}: {exc}", file=sys.stderr)
             return 1
     if response.status_code != 200:
         print(f"kizuna health: {_problem(response)}", file=sys.stderr)

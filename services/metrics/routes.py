@@ -1,8 +1,9 @@
 """Metrics REST API (`Authorization: Bearer <api key>`)."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
@@ -288,6 +289,14 @@ async def score_now(
     """Score every account at the end of `date` now, keep the snapshots and send the band
     changes, as the schedule does."""
     check_day(date, "date")
+    today = datetime.now(ZoneInfo(on.timezone)).date()
+    if date > today:
+        # A snapshot of a day to come would be every account's latest health, and act on it.
+        raise ApiError(
+            f"{date} has not come yet in {on.timezone} (today is {today})",
+            code="date_in_future",
+            attr="date",
+        )
     scorer: scoring.Scorer | None = request.app.state.scorer
     if scorer is None:
         raise Unavailable("this replica does not score: ask one that runs the consumer")

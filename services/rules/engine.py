@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.rules.fields import event_context, health_context, holds
+from services.rules.fields import PLACEHOLDER, event_context, health_context, holds
 from services.rules.models import (
     AccountState,
     Delivery,
@@ -41,7 +41,6 @@ from shared.health import HealthUpdate
 log = logging.getLogger(__name__)
 
 OPEN = ("open", "snoozed")
-PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_0-9]+)+)\}")
 
 
 @dataclass(frozen=True)

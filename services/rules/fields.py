@@ -7,6 +7,7 @@ mapping of field → value built from one health update or one event. Nothing a 
 reaches SQL.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -104,6 +105,20 @@ CATALOG: dict[str, Field] = {
         Field("account.id", "string", BOTH, "the account's id"),
     )
 }
+
+
+# A field in a task's title or body: "{account.name} is red".
+PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_0-9]+)+)\}")
+TEMPLATE_ONLY = {"account.name"}  # the name trait, else the id
+
+
+def check_template(template: str, trigger: TriggerType) -> str | None:
+    """Why this template cannot be filled on such a trigger, or None when it can."""
+    for name in PLACEHOLDER.findall(template):
+        known = CATALOG.get(name)
+        if name not in TEMPLATE_ONLY and (known is None or trigger not in known.triggers):
+            return f"{{{name}}} is not a field of {trigger} rules: see GET /v1/rules/fields"
+    return None
 
 
 def check_condition(field: str, op: str, value: Any, trigger: TriggerType) -> str | None:

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from services.rules.fields import TriggerType, check_condition
+from services.rules.fields import TriggerType, check_condition, check_template
 
 TaskType = Literal["risk", "expansion", "onboarding", "renewal", "other"]
 Priority = Literal["low", "medium", "high", "urgent"]
@@ -94,6 +94,10 @@ class RuleDefinition(Strict):
             problem = check_condition(c.field, c.op, c.value, self.trigger.type)
             if problem:
                 raise ValueError(f"conditions.{number}: {problem}")
+        for name in ("title", "body"):
+            problem = check_template(getattr(self.task, name), self.trigger.type)
+            if problem:
+                raise ValueError(f"task.{name}: {problem}")
         if self.trigger.type == "event" and (self.for_days or self.auto_close):
             raise ValueError("for_days and auto_close apply to health and schedule triggers")
         return self

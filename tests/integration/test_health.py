@@ -104,6 +104,8 @@ async def test_scoring_on_demand_sends_band_changes_and_keeps_snapshots(
             return dict(row)
 
         eventually(measured)
+        future = api.post("/v1/health/snapshots", params={"product": "demo", "date": "2200-01-01"})
+        assert (future.status_code, future.json()["code"]) == (400, "date_in_future")
         run = api.post("/v1/health/snapshots", params={"product": "demo", "date": day})
         rerun = api.post("/v1/health/snapshots", params={"product": "demo", "date": day})
         snapshots = api.get(

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from kizuna.backtest import WEIGHT_GRID, Case, evaluate, read_labels, tune
+from kizuna.backtest import WEIGHT_GRID, Case, _report, evaluate, read_labels, tune
 from kizuna.replay import UsageError
-from services.metrics.health import Measure, Scorecard
+from services.metrics.health import SILENT, Measure, Scorecard
 
 CARD = Scorecard(
     measures=[
@@ -102,3 +102,15 @@ def test_tuning_leaves_a_measure_no_case_has_at_its_weight() -> None:
 
     assert tuned.measures[2].weight == 1.5
     assert evaluate(tuned, CASES).auc == pytest.approx(evaluate(tune(CARD, CASES), CASES).auc)
+
+
+def test_a_report_where_most_cases_are_silent_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [Case(str(n), SILENT, n % 2 == 0, "g") for n in range(3)]
+    cases.append(case(9, 0.5, 0.5, False))
+
+    _report({"card": evaluate(CARD, cases)})
+    quiet = capsys.readouterr().out
+    _report({"card": evaluate(CARD, CASES)})
+
+    assert "no activity by the cut-off: 3 cases" in quiet and "warning: most cases" in quiet
+    assert "warning" not in capsys.readouterr().out

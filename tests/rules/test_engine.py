@@ -456,3 +456,25 @@ async def test_migrations_go_down_and_up_again(sessions: Sessions) -> None:
     )
     async with sessions() as session:
         assert [r.evaluated_at for r in await session.scalars(select(Rule))] == [None]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "title", "problem"),
+    [
+        ("health", "{account.nmae} is red", "account.nmae"),
+        ("health", "NPS {event.nps_score}", "event.nps_score"),
+        ("event", "{health.score}", "health.score"),
+    ],
+)
+def test_templates_naming_unknown_fields_are_refused(
+    trigger: str, title: str, problem: str
+) -> None:
+    definition = {
+        "trigger": {"type": trigger},
+        "conditions": [{"field": "account.id", "op": "eq", "value": "a"}],
+        "task": {"title": title},
+    }
+    with pytest.raises(ValueError, match=problem):
+        RuleDefinition.model_validate(definition)
+    ok = {**definition, "task": {"title": "{account.name} / {account.id}"}}
+    assert RuleDefinition.model_validate(ok).task.title.startswith("{account.name}")
