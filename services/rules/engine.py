@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -84,7 +84,8 @@ async def on_health(session: AsyncSession, update: HealthUpdate, now: datetime) 
     key = f"health:{update.product_id}:{update.account_id}:{update.scored_at.isoformat()}"
     if not await first_time(session, _short(key)):
         return []
-    await _remember(session, update)
+    if not await _remember(session, update):
+        return []  # a day before the account's latest: history, not news to act on
     context = health_context(update)
     outcomes = []
     for rule in await rules_of(session, update.product_id, "health"):
@@ -223,7 +224,7 @@ async def fire(
         type=action.type,
         priority=action.priority,
         status="open",
-        assignee=await _assignee(session, rule, definition, context),
+        assignee=((await _assignee(session, rule, definition, context)) or "")[:320] or None,
         due_at=now + timedelta(days=action.due_in_days),
         created_at=now,
         updated_at=now,
@@ -351,15 +352,20 @@ async def rules_of(session: AsyncSession, product_id: str, trigger: str) -> list
     return [r for r in found if r.definition["trigger"]["type"] == trigger]
 
 
-async def _remember(session: AsyncSession, update: HealthUpdate) -> None:
+async def _remember(session: AsyncSession, update: HealthUpdate) -> bool:
+    """Keep the update as the account's latest unless a later day (or a later scoring of the
+    same day) is already kept; returns whether it was kept."""
     state = await session.get(AccountState, (update.product_id, update.account_id))
     if state is None:
         state = AccountState(product_id=update.product_id, account_id=update.account_id)
         session.add(state)
-    elif state.scored_at >= update.scored_at:
-        return  # an older scoring arriving late does not replace a newer one
+    else:
+        kept = date.fromisoformat(state.update["day"])
+        if (kept, state.scored_at) >= (update.day, update.scored_at):
+            return False
     state.scored_at = update.scored_at
     state.update = update.model_dump(mode="json")
+    return True
 
 
 def _actor(rule: Rule) -> str:

@@ -7,6 +7,7 @@ mapping of field → value built from one health update or one event. Nothing a 
 reaches SQL.
 """
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -145,6 +146,8 @@ def check_condition(field: str, op: str, value: Any, trigger: TriggerType) -> st
 def _check_value(known: Field, value: Any) -> str | None:
     if known.type == "number":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):
+            return f"{known.name} compares with a finite number"
         return None if ok else f"{known.name} compares with a number"
     if known.type == "set" and not (isinstance(value, str) and 0 < len(value) <= 64):
         return f"{known.name} holds experience ids"

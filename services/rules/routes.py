@@ -73,8 +73,10 @@ async def create_rule(call: Call, body: RuleCreate) -> RuleRead:
         definition=body.definition.model_dump(mode="json"),
     )
     call.session.add(rule)
+    await call.session.flush()
+    answer = _rule(rule, call.slug)  # before the commit: a rule that cannot be read is not kept
     await call.session.commit()
-    return _rule(rule, call.slug)
+    return answer
 
 
 @router.get("/rules", response_model=list[RuleRead])
@@ -99,8 +101,10 @@ async def update_rule(call: Call, rule_id: str, body: RuleUpdate) -> RuleRead:
         rule.enabled = body.enabled
     if body.definition is not None:
         rule.definition = body.definition.model_dump(mode="json")
+    await call.session.flush()
+    answer = _rule(rule, call.slug)
     await call.session.commit()
-    return _rule(rule, call.slug)
+    return answer
 
 
 @router.delete("/rules/{rule_id}", status_code=204)
@@ -170,9 +174,9 @@ async def update_task(call: Call, task_id: str, body: TaskUpdate) -> TaskRead:
     task = await _find_task(call, task_id)
     now = datetime.now(UTC)
     changes = body.model_dump(mode="json", exclude_unset=True)
-    if task.open_key is None and body.status in ("open", "snoozed"):
+    if task.open_key is None and body.status is not None:
         raise ApiError(
-            "a closed task cannot be reopened; its rule raises a new one", code="task_closed"
+            "a closed task keeps its status; its rule raises a new one", code="task_closed"
         )
     if body.status in ("done", "dismissed"):
         await engine.close(call.session, task, body.status, "api", now)

@@ -352,6 +352,8 @@ def test_templates_fill_fields_and_nothing_else() -> None:
         ({"field": "health.score", "op": "lt", "value": "40"}, "compares with a number"),
         ({"field": "event.nps_score", "op": "lt", "value": 7}, "not known on health"),
         ({"field": "health.band", "op": "in", "value": []}, "non-empty list"),
+        ({"field": "health.score", "op": "lt", "value": float("nan")}, "finite"),
+        ({"field": "health.score", "op": "lt", "value": float("inf")}, "finite"),
     ],
 )
 def test_conditions_outside_the_catalog_are_refused(
@@ -478,3 +480,28 @@ def test_templates_naming_unknown_fields_are_refused(
         RuleDefinition.model_validate(definition)
     ok = {**definition, "task": {"title": "{account.name} / {account.id}"}}
     assert RuleDefinition.model_validate(ok).task.title.startswith("{account.name}")
+
+
+async def test_an_update_of_an_earlier_day_neither_fires_nor_replaces_the_latest(
+    sessions: Sessions,
+) -> None:
+    await add_rule(sessions, "red near renewal", **{**RED_NEAR_RENEWAL, "auto_close": True})
+    traits = {"renewal_date": "2024-07-01"}
+
+    taken = await feed(
+        sessions,
+        update("acme", band="green", traits=traits),
+        # Scored later, for a day before: red then, but old news.
+        update(
+            "acme",
+            DAY - timedelta(days=5),
+            band="red",
+            traits=traits,
+            scored_at=datetime(2024, 6, 2, tzinfo=UTC),
+        ),
+    )
+
+    assert taken == []
+    async with sessions() as session:
+        [rule] = await session.scalars(select(Rule))
+        assert await engine.preview(session, rule) == []
